@@ -1,0 +1,79 @@
+"""The ``openai-artifacts`` command: ``serve``, ``fetch``, ``run`` and ``demo``.
+
+Each subcommand parses its flags here and hands them to one plain function in the module that does the
+work, so the CLI stays a thin adapter and every command is testable without a subprocess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from openai_artifacts_nb import __version__
+from openai_artifacts_nb.errors import ArtifactsError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser for ``openai-artifacts``."""
+    parser = argparse.ArgumentParser(
+        prog="openai-artifacts",
+        description="Save every file an OpenAI model made, and run the local OpenAI emulator.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the local OpenAI emulator until interrupted")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="port to listen on, 0 for any (default: 8765)")
+    serve.add_argument(
+        "--idle-minutes",
+        type=float,
+        default=20.0,
+        help="minutes a container may stay idle before it expires (default: 20)",
+    )
+
+    fetch = commands.add_parser("fetch", help="save the files of replies, containers, threads or files")
+    fetch.add_argument("ids", nargs="+", metavar="ID", help="resp_…, cntr_…, thread_… or file-… id")
+    fetch.add_argument("--out", required=True, help="folder to save into (created if missing)")
+    fetch.add_argument("--base-url", default=None, help="API base URL (default: $OPENAI_BASE_URL or OpenAI)")
+
+    run = commands.add_parser("run", help="execute a notebook headless with the extension")
+    run.add_argument("notebook", help="path of the .ipynb to execute")
+    run.add_argument("--local", action="store_true", help="use the embedded local emulator, no key needed")
+    run.add_argument("--output", default=None, help="where to write the executed notebook")
+    run.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per cell (default: 600)")
+
+    commands.add_parser("demo", help="run the quickstart notebook on the local emulator")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``openai-artifacts`` with ``argv`` and return its exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            from openai_artifacts_nb.local.server import serve_command
+
+            return int(serve_command(host=args.host, port=args.port, idle_minutes=args.idle_minutes))
+        if args.command == "fetch":
+            from openai_artifacts_nb.fetching import fetch_command
+
+            return int(fetch_command(args.ids, out=args.out, base_url=args.base_url))
+        if args.command == "run":
+            from openai_artifacts_nb.runner import run_command
+
+            return int(run_command(args.notebook, local=args.local, output=args.output, timeout=args.timeout))
+        from openai_artifacts_nb.runner import demo_command
+
+        return int(demo_command())
+    except ArtifactsError as error:
+        sys.stderr.write(f"openai-artifacts: {error}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("openai-artifacts: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Build the official ``openai`` client from explicit settings or the SDK's own environment variables.
+
+``openai`` is imported here, lazily, and nowhere at package import time.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from openai_artifacts_nb.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+
+#: Sent as the API key to servers that need none (the local emulator, compatible servers reached by URL).
+PLACEHOLDER_API_KEY = "sk-no-key-needed"
+
+MISSING_CREDENTIALS = (
+    "No OpenAI API key: set OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible server), "
+    "or use the local emulator with `%openai local` or OPENAI_ARTIFACTS_BACKEND=local."
+)
+
+
+def make_client(
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    max_retries: int | None = None,
+    timeout: float | None = None,
+) -> OpenAI:
+    """Return an ``openai.OpenAI`` client.
+
+    ``base_url`` and ``api_key`` default to ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``. A base URL without a
+    key is accepted (local and compatible servers); neither raises :class:`ConfigurationError`.
+    """
+    base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+    api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
+    if api_key is None and base_url is None:
+        raise ConfigurationError(MISSING_CREDENTIALS)
+    from openai import OpenAI
+
+    options: dict[str, object] = {}
+    if max_retries is not None:
+        options["max_retries"] = max_retries
+    if timeout is not None:
+        options["timeout"] = timeout
+    return OpenAI(api_key=api_key or PLACEHOLDER_API_KEY, base_url=base_url, **options)  # type: ignore[arg-type]
