@@ -1,0 +1,199 @@
+"""Case 1, many files: 20 files of 1 MiB from one reply, 100 ms added to every request.
+
+Ours is ``openai_artifacts_nb.fetching.fetch(response, out_dir=..., client=...)`` with its defaults, as the
+magic calls it. The baseline is the loop from forum answers: list the container's files, then for each one
+``client.containers.files.content.retrieve(...).read()`` and write the bytes, one after another. The floor is
+what the delay alone costs a perfect downloader: one listing plus one download round trip, measured.
+Targets: at least 8 times faster than the baseline, and within 1.3 times the floor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+from bench.harness import (
+    BenchError,
+    MiB,
+    Row,
+    Samples,
+    Settings,
+    container_of,
+    emulator,
+    interleaved,
+    logged_openai_client,
+    ratio,
+    run_code,
+    timed,
+)
+
+NUMBER = 1
+TITLE = "many files"
+SPEEDUP_TARGET = 8.0
+FLOOR_TARGET = 1.3
+
+MAKE_FILES = """
+import random
+for i in range({count}):
+    with open(f"/mnt/data/part_{{i:02d}}.bin", "wb") as out:
+        out.write(random.Random(i).randbytes({size}))
+"""
+
+
+def expected_digests(count: int, size: int) -> dict[str, str]:
+    """File name -> sha256 of the bytes the sandbox code writes (the same seeded generator, run here)."""
+    return {
+        f"part_{i:02d}.bin": hashlib.sha256(random.Random(i).randbytes(size)).hexdigest()
+        for i in range(count)
+    }
+
+
+def _check(folder: Path, expected: dict[str, str]) -> None:
+    found = {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in folder.iterdir()
+        if path.suffix == ".bin"
+    }
+    if found != expected:
+        missing = sorted(set(expected) - set(found))
+        wrong = sorted(name for name in found if expected.get(name) != found[name])
+        raise BenchError(f"wrong files in {folder.name}: missing {missing[:3]}, wrong bytes {wrong[:3]}")
+
+
+def baseline_loop(client: Any, container_id: str, out_dir: Path) -> None:
+    """The code people write today: list the files, then read and write each one in turn."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for item in client.containers.files.list(container_id):
+        if item.source != "assistant":
+            continue
+        data = client.containers.files.content.retrieve(item.id, container_id=container_id).read()
+        (out_dir / Path(item.path).name).write_bytes(data)
+
+
+def floor_round_trips(client: Any, container_id: str, out_dir: Path) -> None:
+    """What a perfect downloader pays: one listing, then one file's download (all the others in parallel)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    page = client.containers.files.list(container_id)
+    first = page.data[0]
+    data = client.containers.files.content.retrieve(first.id, container_id=container_id).read()
+    (out_dir / Path(first.path).name).write_bytes(data)
+
+
+def run(settings: Settings) -> list[Row]:
+    """Make the files once, then time ours, the baseline and the floor, interleaved."""
+    count = settings.pick(full=20, quick=20, smoke=3)
+    size = settings.pick(full=MiB, quick=MiB, smoke=64 * 1024)
+    delay = settings.pick(full=0.1, quick=0.1, smoke=0.01)
+    repeat = 1 if settings.smoke else settings.repeat
+    try:
+        from openai_artifacts_nb.fetching import fetch
+    except ImportError as error:
+        raise BenchError(f"the engine is not available yet: {error}") from error
+    expected = expected_digests(count, size)
+    folders = iter(range(10**6))
+
+    def fresh(label: str) -> Path:
+        return settings.work_dir / f"many-{label}-{next(folders)}"
+
+    with emulator(request_delay=delay) as server:
+        client, log = logged_openai_client(server.base_url)
+        requests_seen: list[str] = []
+        response = run_code(client, MAKE_FILES.format(count=count, size=size))
+        container_id = container_of(response)
+
+        def ours() -> float:
+            out = fresh("ours")
+            result: Any = None
+
+            def go() -> None:
+                nonlocal result
+                result = fetch(response, out_dir=out, client=client)
+
+            log.clear()
+            seconds = timed(go)
+            requests_seen.append(log.summary())
+            if not result.ok:
+                raise BenchError(f"fetch failed: {result.failures[0].message}")
+            _check(out, expected)
+            shutil.rmtree(out)
+            return seconds
+
+        def baseline() -> float:
+            out = fresh("baseline")
+            seconds = timed(lambda: baseline_loop(client, container_id, out))
+            _check(out, expected)
+            shutil.rmtree(out)
+            return seconds
+
+        def floor() -> float:
+            out = fresh("floor")
+            seconds = timed(lambda: floor_round_trips(client, container_id, out))
+            shutil.rmtree(out)
+            return seconds
+
+        times = interleaved(repeat, {"ours": ours, "baseline": baseline, "floor": floor})
+
+    ours_s = Samples.of(times["ours"], "s")
+    baseline_s = Samples.of(times["baseline"], "s")
+    floor_s = Samples.of(times["floor"], "s")
+    speedup = ratio(baseline_s.median, ours_s.median)
+    over_floor = ratio(ours_s.median, floor_s.median)
+    label = f"{count} × {size // 1024} KiB, {delay * 1000:.0f} ms/request"
+    fetch_requests = requests_seen[-1]
+    rounds = ours_s.median / delay if delay else 0.0
+    details = {
+        "files": count,
+        "bytes_each": size,
+        "request_delay_s": delay,
+        "fetch_requests": fetch_requests,
+        "fetch_time_in_round_trips": round(rounds, 2),
+    }
+    why = (
+        f"fetch made {fetch_requests} and took {rounds:.1f} round trips of {delay * 1000:.0f} ms; "
+        "each request it makes in series, and each wave of downloads queued behind its worker pool, "
+        "costs a full round trip. Starting the cited downloads while the listing is in flight, with a pool "
+        "as large as the file count, would bring it to the floor."
+    )
+    speed_note = ""
+    if speedup < SPEEDUP_TARGET:
+        speed_note = (
+            f"{speedup:.1f}× is {SPEEDUP_TARGET / speedup:.2f}× short of {SPEEDUP_TARGET:.0f}×: " + why
+        )
+    floor_note = ""
+    if over_floor > FLOOR_TARGET:
+        floor_note = (
+            f"{over_floor:.2f}× the floor is {over_floor / FLOOR_TARGET:.2f}× over the limit "
+            f"({(ours_s.median - floor_s.median) * 1000:.0f} ms more than one listing plus one download): "
+            + why
+        )
+    return [
+        Row(
+            case=TITLE,
+            what=f"fetch vs the one-by-one loop ({label})",
+            ours=ours_s,
+            reference=baseline_s,
+            reference_name="loop",
+            ratio=speedup,
+            ratio_text="× faster",
+            target=f"≥ {SPEEDUP_TARGET:.0f}× faster",
+            passed=speedup >= SPEEDUP_TARGET,
+            note=speed_note,
+            details=details,
+        ),
+        Row(
+            case=TITLE,
+            what="fetch vs the floor (one listing + one download round trip)",
+            ours=ours_s,
+            reference=floor_s,
+            reference_name="floor",
+            ratio=over_floor,
+            ratio_text="× floor",
+            target=f"≤ {FLOOR_TARGET}× floor",
+            passed=over_floor <= FLOOR_TARGET,
+            note=floor_note,
+            details=details,
+        ),
+    ]

@@ -1,0 +1,145 @@
+"""Smoke versions of the benchmarks in ``bench/``: each case still runs and checks its bytes; no timing.
+
+Each case runs in ``smoke`` mode: tiny files, a short delay, one repetition. The assertions are on what the
+case produced (rows, units, sample counts, the targets it reports against), never on how fast anything was.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.__main__ import main as bench_main
+from bench.harness import Row, Samples, Settings, format_quantity
+from bench.report import CaseOutcome, render_table, summary_line, write_results
+from bench.suite import CASES, run_case
+
+
+@pytest.fixture
+def smoke(tmp_path: Path) -> Settings:
+    """Settings for a smoke run, working in the test's own folder."""
+    return Settings(mode="smoke", repeat=1, work_dir=tmp_path)
+
+
+def _assert_rows(rows: list[Row], *, count: int) -> None:
+    assert len(rows) == count
+    for row in rows:
+        assert row.what and row.target
+        assert row.verdict in {"PASS", "MISS"}
+        assert row.ours.values
+        assert not row.passed or not row.note, "a note explains a miss only"
+        json.dumps(row.to_json())
+
+
+def test_every_case_is_listed() -> None:
+    assert sorted(CASES) == [1, 2, 3, 4, 5]
+    assert {title for title, _ in CASES.values()} == {
+        "many files",
+        "one big file",
+        "start-up",
+        "long streams",
+        "notebook weight",
+    }
+
+
+def test_startup_case_times_both_imports_and_lists_heavy_modules(smoke: Settings) -> None:
+    from bench import startup
+
+    rows = startup.run(smoke)
+    _assert_rows(rows, count=2)
+    timing, heavy = rows
+    assert timing.ours.unit == "ms" and timing.reference is not None
+    assert timing.reference_name == "import openai"
+    assert timing.ours.median > 0 and timing.reference.median > 0
+    assert heavy.target == "none"
+    assert heavy.details["imported"] == sorted(heavy.details["imported"])
+    assert set(heavy.details["imported"]) <= set(startup.HEAVY)
+
+
+def test_many_files_case_downloads_every_file(smoke: Settings) -> None:
+    pytest.importorskip("openai_artifacts_nb.fetching")
+    from bench import many_files
+
+    rows = many_files.run(smoke)
+    _assert_rows(rows, count=2)
+    versus_loop, versus_floor = rows
+    assert versus_loop.reference_name == "loop" and versus_floor.reference_name == "floor"
+    assert versus_loop.details["files"] == 3
+    assert versus_loop.details["fetch_requests"].startswith(tuple("0123456789"))
+
+
+def test_big_file_case_measures_memory_and_throughput(smoke: Settings) -> None:
+    pytest.importorskip("openai_artifacts_nb.fetching")
+    from bench import big_file
+
+    rows = big_file.run(smoke)
+    _assert_rows(rows, count=2)
+    memory, throughput = rows
+    assert memory.ours.unit == "MiB" and throughput.ours.unit == "MiB/s"
+    assert memory.reference is not None and throughput.reference is not None
+    # .read() holds the whole 8 MiB body at least once; the idle process sets the zero.
+    assert memory.reference.median > 4
+    assert throughput.ours.median > 0
+
+
+def test_report_renders_rows_errors_and_notes(tmp_path: Path) -> None:
+    passed = Row(
+        case="demo",
+        what="thing vs other thing",
+        ours=Samples.of([1.0, 2.0, 3.0], "s"),
+        reference=Samples.of([10.0], "s"),
+        reference_name="other",
+        ratio=5.0,
+        ratio_text="× faster",
+        target="≥ 4× faster",
+        passed=True,
+    )
+    missed = Row(
+        case="demo", what="size", ours=Samples.of([900], "KiB"), target="< 512 KiB", passed=False, note="why."
+    )
+    outcomes = [
+        CaseOutcome(number=1, title="demo", rows=[passed, missed]),
+        CaseOutcome(number=2, title="broken", error="the engine is not available yet"),
+    ]
+    table = render_table(outcomes)
+    assert "1 demo" in table and "2 ms" not in table
+    assert "2.00 s" in table and "other 10.0 s" in table and "5.00× faster" in table
+    assert "PASS" in table and "MISS" in table and "ERROR" in table
+    assert "- case 1, size: MISS. why." in table
+    assert "- case 2 (broken) could not run: the engine is not available yet" in table
+    assert summary_line(outcomes) == "1 of 2 targets met, 1 case(s) could not run."
+
+    path = tmp_path / "results.json"
+    write_results(path, outcomes, Settings(mode="quick", repeat=3, work_dir=tmp_path), ["--quick"])
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["command"] == "python -m bench --quick"
+    assert saved["cases"][0]["rows"][0]["ours"]["samples"] == [1.0, 2.0, 3.0]
+    assert saved["cases"][0]["rows"][0]["ours"]["median"] == 2.0
+    assert saved["cases"][1]["error"] == "the engine is not available yet"
+
+
+def test_quantities_read_naturally() -> None:
+    assert format_quantity(0.0421, "s") == "42.1 ms"
+    assert format_quantity(2.5, "s") == "2.50 s"
+    assert format_quantity(640, "KiB") == "640 KiB"
+    assert format_quantity(3, "count") == "3"
+
+
+def test_a_case_that_breaks_is_reported_not_raised(smoke: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(CASES, 9, ("missing", "bench.no_such_case"))
+    outcome = run_case(9, smoke)
+    assert outcome.rows == []
+    assert "no_such_case" in outcome.error
+
+
+def test_command_line_runs_one_case_and_writes_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(CASES, 9, ("missing", "bench.no_such_case"))
+    out = tmp_path / "results.json"
+    assert bench_main(["--case", "9", "--out", str(out)]) == 1  # the case could not run
+    printed = capsys.readouterr().out
+    assert "9 missing" in printed and "ERROR" in printed
+    assert json.loads(out.read_text(encoding="utf-8"))["cases"][0]["number"] == 9
