@@ -1,0 +1,336 @@
+"""Download artifacts through the official SDK, streamed straight to disk, several at once.
+
+Each file is streamed with ``client.containers.files.content.with_streaming_response.retrieve(...)`` or
+``client.files.with_streaming_response.content(...)`` and ``iter_bytes``, chunk by chunk, into a temporary
+``.part`` file beside its final place, hashing as it goes: a 1 GiB file never passes through memory. The SDK
+retries 408/409/429/5xx and connection errors; on top of that a body cut short (fewer bytes than
+``Content-Length`` or the file's known size, or a dropped connection mid-body) is downloaded afresh. A
+missing file or an expired container becomes :class:`~openai_artifacts_nb.errors.FileMissingError` or
+:class:`~openai_artifacts_nb.errors.ContainerExpiredError`, naming the container and the file and saying
+what to do; the API key never appears in a message.
+
+Use it alone, e.g. in a web app that keeps files in its own storage::
+
+    downloader = Downloader(client, max_workers=4)
+    with storage.open(name, "wb+") as sink:          # any seekable binary file
+        size, sha256 = downloader.write_to(ref, sink)
+
+or :meth:`Downloader.download_all` to get temporary files in a folder, to be placed by the caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from openai_artifacts_nb.collect import ArtifactRef, plain
+from openai_artifacts_nb.errors import ContainerExpiredError, DownloadError, FileMissingError
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+
+__all__ = ["Download", "Downloader", "ProgressCallback", "TruncatedBodyError"]
+
+#: ``progress(name, bytes_done, bytes_total_or_None)``, called from worker threads as bytes arrive.
+ProgressCallback = Callable[[str, int, "int | None"], None]
+
+_CHUNK = 1 << 20
+
+
+class TruncatedBodyError(Exception):
+    """A download ended before all its bytes arrived (internal: triggers a fresh download)."""
+
+
+@dataclass(frozen=True)
+class Download:
+    """A finished download: the reference, its temporary file, size, SHA-256 and the name to save it as."""
+
+    ref: ArtifactRef
+    path: Path
+    size: int
+    sha256: str
+    filename: str
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class Downloader:
+    """Streams artifacts to disk through an ``openai.OpenAI`` client on a bounded thread pool.
+
+    ``max_workers`` bounds parallel downloads; ``attempts`` is how many fresh downloads a cut-off body
+    gets; ``progress`` is called as bytes arrive (from worker threads, so it must be thread-safe).
+    """
+
+    def __init__(
+        self,
+        client: OpenAI | None,
+        *,
+        max_workers: int = 8,
+        progress: ProgressCallback | None = None,
+        attempts: int = 3,
+        chunk_size: int = _CHUNK,
+        retry_delay: float = 0.25,
+    ) -> None:
+        """Download with ``client`` (may be ``None`` when only inline bytes are saved)."""
+        if max_workers < 1:
+            raise ValueError("max_workers must be at least 1")
+        self.client = client
+        self.max_workers = max_workers
+        self.progress = progress
+        self.attempts = max(1, attempts)
+        self.chunk_size = chunk_size
+        self.retry_delay = retry_delay
+
+    # -- public API ------------------------------------------------------------------------------------
+
+    def download_all(
+        self,
+        refs: Sequence[ArtifactRef],
+        directory: Path,
+        *,
+        temporary_path: Callable[[str], Path] | None = None,
+    ) -> list[Download | DownloadError]:
+        """Download every reference into temporary files in ``directory``, in parallel.
+
+        Returns one entry per reference, in order: a :class:`Download`, or the :class:`DownloadError` that
+        stopped it (the others still complete).
+        """
+        make_path = temporary_path or (lambda hint: _default_temporary(directory, hint))
+        if not refs:
+            return []
+        workers = min(self.max_workers, len(refs))
+        if workers == 1:
+            return [self._download_or_error(ref, make_path) for ref in refs]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="artifact-download") as pool:
+            futures = [pool.submit(self._download_or_error, ref, make_path) for ref in refs]
+            return [future.result() for future in futures]
+
+    def download(self, ref: ArtifactRef, destination: Path) -> Download:
+        """Download ``ref`` to ``destination`` (a temporary path the caller later renames).
+
+        On failure ``destination`` is removed and :class:`~openai_artifacts_nb.errors.DownloadError` raised.
+        """
+        ref = self.resolve(ref)
+        try:
+            with destination.open("wb") as sink:
+                size, sha256 = self.write_to(ref, sink)
+        except BaseException:
+            destination.unlink(missing_ok=True)
+            raise
+        return Download(ref=ref, path=destination, size=size, sha256=sha256, filename=ref.display_name)
+
+    def resolve(self, ref: ArtifactRef) -> ArtifactRef:
+        """Return ``ref`` with its file name (and size) filled in from the API when the reply gave none."""
+        if ref.store == "inline" or (ref.filename and ref.size is not None) or self.client is None:
+            return ref
+        if ref.filename is None or (ref.store == "files" and ref.size is None):
+            try:
+                if ref.store == "files":
+                    info = plain(self.client.files.retrieve(ref.file_id or ""))
+                    name = info.get("filename") or None
+                else:
+                    info = plain(
+                        self.client.containers.files.retrieve(
+                            ref.file_id or "", container_id=ref.container_id or ""
+                        )
+                    )
+                    name = (info.get("path") or "").rsplit("/", 1)[-1] or None
+            except Exception as error:
+                raise self._map_error(error, ref) from None
+            size = info.get("bytes") if isinstance(info.get("bytes"), int) else None
+            return replace(
+                ref,
+                filename=ref.filename or (name.rsplit("/", 1)[-1] if name else None),
+                sandbox_path=ref.sandbox_path or info.get("path") or None,
+                size=ref.size if ref.size is not None else size,
+            )
+        return ref
+
+    def write_to(self, ref: ArtifactRef, sink: BinaryIO) -> tuple[int, str]:
+        """Stream ``ref``'s bytes into ``sink`` (seekable; truncated before each fresh attempt).
+
+        Returns (size, hex SHA-256). Raises :class:`~openai_artifacts_nb.errors.DownloadError`.
+        """
+        name = ref.display_name
+        if ref.store == "inline":
+            data = ref.data or b""
+            sink.write(data)
+            self._report(name, len(data), len(data))
+            return len(data), hashlib.sha256(data).hexdigest()
+        if self.client is None:
+            raise DownloadError(
+                f"{name}: no client to download {ref.file_id} with",
+                container_id=ref.container_id,
+                file_id=ref.file_id,
+            )
+        last: Exception | None = None
+        for attempt in range(self.attempts):
+            if attempt:
+                time.sleep(self.retry_delay * 2 ** (attempt - 1))
+                sink.seek(0)
+                sink.truncate()
+            try:
+                return self._stream_once(ref, sink)
+            except TruncatedBodyError as error:
+                last = error
+            except Exception as error:
+                if _is_transport_error(error):
+                    last = error
+                    continue
+                raise self._map_error(error, ref) from None
+        raise DownloadError(
+            f"{name} ({ref.file_id}{_in(ref)}) could not be downloaded after {self.attempts} attempts: "
+            f"{self._redact(str(last))}",
+            container_id=ref.container_id,
+            file_id=ref.file_id,
+        )
+
+    # -- internals -------------------------------------------------------------------------------------
+
+    def _download_or_error(
+        self, ref: ArtifactRef, make_path: Callable[[str], Path]
+    ) -> Download | DownloadError:
+        try:
+            return self.download(ref, make_path(ref.display_name))
+        except DownloadError as error:
+            return error
+        except OSError as error:
+            return DownloadError(
+                f"{ref.display_name} ({ref.file_id}{_in(ref)}) could not be written: "
+                f"{error.strerror or error}",
+                container_id=ref.container_id,
+                file_id=ref.file_id,
+            )
+
+    @contextlib.contextmanager
+    def _open_stream(self, ref: ArtifactRef) -> Iterator[Any]:
+        assert self.client is not None
+        if ref.store == "container":
+            manager: Any = self.client.containers.files.content.with_streaming_response.retrieve(
+                ref.file_id or "", container_id=ref.container_id or ""
+            )
+        else:
+            manager = self.client.files.with_streaming_response.content(ref.file_id or "")
+        with manager as response:
+            yield response
+
+    def _stream_once(self, ref: ArtifactRef, sink: BinaryIO) -> tuple[int, str]:
+        name = ref.display_name
+        digest = hashlib.sha256()
+        done = 0
+        with self._open_stream(ref) as response:
+            headers = response.headers
+            length = headers.get("content-length")
+            declared = (
+                int(length) if length and length.isdigit() and not headers.get("content-encoding") else None
+            )
+            total = declared if declared is not None else ref.size
+            self._report(name, 0, total)
+            for chunk in response.iter_bytes(self.chunk_size):
+                sink.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                self._report(name, done, total)
+        sink.flush()
+        expected = declared if declared is not None else ref.size
+        if expected is not None and done < expected:
+            raise TruncatedBodyError(f"the body was cut off after {done} of {expected} bytes")
+        return done, digest.hexdigest()
+
+    def _report(self, name: str, done: int, total: int | None) -> None:
+        if self.progress is not None:
+            self.progress(name, done, total)
+
+    def _redact(self, text: str) -> str:
+        key = getattr(self.client, "api_key", None) if self.client is not None else None
+        text = _one_line(text)
+        if isinstance(key, str) and len(key) >= 4:
+            text = text.replace(key, "[redacted]")
+        return text
+
+    def _map_error(self, error: Exception, ref: ArtifactRef) -> DownloadError:
+        """Turn an SDK error into the package's error for this file."""
+        import openai
+
+        name = ref.display_name
+        where = _in(ref)
+        if isinstance(error, openai.NotFoundError):
+            if ref.store == "container" and self._container_expired(ref.container_id or ""):
+                return ContainerExpiredError(
+                    f"{name} ({ref.file_id}) is gone: container {ref.container_id} has expired "
+                    "(containers expire after 20 idle minutes, and their files with them); "
+                    "run the code again to make the file anew.",
+                    container_id=ref.container_id,
+                    file_id=ref.file_id,
+                )
+            hint = (
+                "run the code again to make it anew."
+                if ref.store == "container"
+                else "it may have been deleted or have expired; run the code again to make it anew."
+            )
+            return FileMissingError(
+                f"{name} ({ref.file_id}) no longer exists{where}: {hint}",
+                container_id=ref.container_id,
+                file_id=ref.file_id,
+            )
+        if isinstance(error, openai.APIStatusError):
+            detail = self._redact(str(error))
+            return DownloadError(
+                f"{name} ({ref.file_id}{where}) could not be downloaded: {detail}",
+                container_id=ref.container_id,
+                file_id=ref.file_id,
+            )
+        if isinstance(error, openai.APIConnectionError):
+            return DownloadError(
+                f"{name} ({ref.file_id}{where}) could not be downloaded: cannot reach the API "
+                f"({self._redact(str(error))}); check the base URL and network, then retry.",
+                container_id=ref.container_id,
+                file_id=ref.file_id,
+            )
+        if isinstance(error, DownloadError):
+            return error
+        raise error
+
+    def _container_expired(self, container_id: str) -> bool:
+        import openai
+
+        assert self.client is not None
+        try:
+            container = self.client.containers.retrieve(container_id)
+        except openai.NotFoundError:
+            return True
+        except openai.APIError:
+            return False
+        return str(getattr(container, "status", "")).lower() == "expired"
+
+
+def _in(ref: ArtifactRef) -> str:
+    if ref.store == "container":
+        return f" in container {ref.container_id}"
+    if ref.store == "files":
+        return " in Files"
+    return ""
+
+
+def _is_transport_error(error: Exception) -> bool:
+    """A connection dropped mid-body: the SDK does not retry those, so we download afresh."""
+    import httpx2
+
+    return isinstance(error, httpx2.TransportError)
+
+
+def _default_temporary(directory: Path, hint: str) -> Path:
+    import secrets
+
+    from openai_artifacts_nb.naming import safe_filename
+
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / f".{safe_filename(hint)[:60]}.{secrets.token_hex(6)}.part"

@@ -1,0 +1,384 @@
+"""``fetch``: save every file a reply produced and return its text with working links.
+
+This module only orchestrates the engine's parts, each usable on its own:
+
+1. :mod:`~openai_artifacts_nb.collect` finds the artifact references and the text (and, with a client, the
+   container listing's uncited files);
+2. :mod:`~openai_artifacts_nb.download` streams them to temporary files, in parallel;
+3. :mod:`~openai_artifacts_nb.filetypes` and :mod:`~openai_artifacts_nb.naming` give each a safe, real name
+   and place it atomically in the output folder;
+4. :mod:`~openai_artifacts_nb.manifest` records them in ``manifest.json``;
+5. :mod:`~openai_artifacts_nb.links` rewrites the ``sandbox:`` links.
+
+A file saved before (same artifact, intact on disk) is not downloaded again, so re-running adds nothing.
+``fetch_command`` is the ``openai-artifacts fetch`` command.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any
+
+from openai_artifacts_nb.collect import (
+    ArtifactRef,
+    Collection,
+    add_container_listing,
+    collect,
+    collect_id,
+    id_kind,
+)
+from openai_artifacts_nb.download import Download, Downloader, ProgressCallback
+from openai_artifacts_nb.errors import (
+    ApiError,
+    ArtifactsError,
+    ContainerExpiredError,
+    DownloadError,
+    FileMissingError,
+)
+from openai_artifacts_nb.filetypes import detect
+from openai_artifacts_nb.links import LinkTable, LinkTarget, Span, rewrite_links
+from openai_artifacts_nb.manifest import Manifest, ManifestEntry, utc_now
+from openai_artifacts_nb.naming import ArtifactFolder, safe_filename
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+
+__all__ = ["ArtifactFailure", "FetchResult", "SavedArtifact", "fetch", "fetch_command"]
+
+
+@dataclass(frozen=True)
+class SavedArtifact:
+    """A file saved in the output folder.
+
+    ``path`` is absolute; ``relative_path`` is POSIX and relative to the link base (use
+    :func:`~openai_artifacts_nb.links.markdown_url` to put it in a link); ``found_by`` says how the reply
+    referred to it (``citation``, ``image_citation``, ``image_output``, ``container_listing``, ...).
+    """
+
+    path: Path
+    relative_path: str
+    filename: str
+    mime_type: str
+    size: int
+    sha256: str
+    container_id: str | None
+    file_id: str | None
+    sandbox_path: str | None
+    found_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ArtifactFailure:
+    """A file that could not be saved: which one, the error, and a one-line message for people."""
+
+    filename: str
+    container_id: str | None
+    file_id: str | None
+    error: DownloadError
+    message: str
+
+
+@dataclass
+class FetchResult:
+    """What :func:`fetch` did: the saved artifacts, the failures, and the text with rewritten links."""
+
+    artifacts: list[SavedArtifact]
+    failures: list[ArtifactFailure]
+    text: str
+    source_id: str | None
+    out_dir: Path
+    manifest_path: Path
+    source_kind: str = "response"
+    skipped: list[SavedArtifact] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every file the reply produced was saved."""
+        return not self.failures
+
+
+def _api_error(error: Exception, what: str) -> ApiError:
+    import openai
+
+    status = getattr(error, "status_code", None)
+    message = " ".join(str(getattr(error, "message", error)).split())
+    if isinstance(error, openai.NotFoundError):
+        return ApiError(
+            f"{what} was not found ({message})",
+            status=status,
+            hint="Check the id, and that the reply was stored.",
+        )
+    if isinstance(error, openai.AuthenticationError):
+        return ApiError(f"{what}: the API refused the key", status=status, hint="Check OPENAI_API_KEY.")
+    if isinstance(error, openai.APIConnectionError):
+        return ApiError(f"{what}: cannot reach the API", hint="Check the base URL and the network.")
+    return ApiError(f"{what}: {message}", status=status)
+
+
+def _client(client: OpenAI | None) -> OpenAI:
+    if client is not None:
+        return client
+    from openai_artifacts_nb.client import make_client
+
+    return make_client()
+
+
+def _collect(source: Any, client: OpenAI | None) -> tuple[Collection, OpenAI | None]:
+    import openai
+
+    if isinstance(source, str) and id_kind(source) is not None:
+        client = _client(client)
+        try:
+            return collect_id(source, client), client
+        except openai.APIError as error:
+            raise _api_error(error, source.strip()) from None
+    collection = collect(source)
+    needs_api = bool(collection.container_ids) or any(ref.store != "inline" for ref in collection.artifacts)
+    return collection, (_client(client) if needs_api else client)
+
+
+def _listing_failure(collection: Collection, client: OpenAI, since: float | None) -> list[ArtifactFailure]:
+    """Run the container-listing fallback; a container that cannot be listed becomes one failure."""
+    import openai
+
+    try:
+        add_container_listing(collection, client, since=since)
+    except openai.APIError as error:
+        container_id = next(iter(collection.container_ids), None)
+        if isinstance(error, openai.NotFoundError):
+            problem: DownloadError = ContainerExpiredError(
+                f"container {container_id} has expired or is gone, so its uncited files cannot be listed; "
+                "run the code again to make them anew.",
+                container_id=container_id,
+            )
+        else:
+            detail = _api_error(error, f"listing container {container_id}")
+            problem = DownloadError(str(detail), container_id=container_id)
+        return [ArtifactFailure("(container listing)", container_id, None, problem, str(problem))]
+    return []
+
+
+def _relative_to(path: Path, base: Path) -> str:
+    try:
+        return PurePath(os.path.relpath(path, base)).as_posix()
+    except ValueError:  # another drive on Windows: only an absolute URL can reach it
+        return path.as_uri()
+
+
+def _short_problem(error: DownloadError) -> str:
+    if isinstance(error, ContainerExpiredError):
+        return f"its container {error.container_id} expired"
+    if isinstance(error, FileMissingError):
+        return "the file no longer exists"
+    return "the download failed"
+
+
+class _Saver:
+    """Places finished downloads in the folder and records them; one per :func:`fetch` call."""
+
+    def __init__(
+        self, folder: ArtifactFolder, manifest: Manifest, link_base: Path, source_id: str | None
+    ) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        self.link_base = link_base
+        self.source_id = source_id
+        self.entries: list[ManifestEntry] = []
+
+    def saved(self, ref: ArtifactRef, path: Path, mime: str, size: int, sha256: str) -> SavedArtifact:
+        return SavedArtifact(
+            path=path,
+            relative_path=_relative_to(path, self.link_base),
+            filename=path.name,
+            mime_type=mime,
+            size=size,
+            sha256=sha256,
+            container_id=ref.container_id,
+            file_id=ref.file_id,
+            sandbox_path=ref.sandbox_path,
+            found_by=ref.found_by,
+        )
+
+    def record(self, artifact: SavedArtifact, saved_at: str | None = None) -> None:
+        self.entries.append(
+            ManifestEntry(
+                path=self.folder.relative_name(artifact.path),
+                sha256=artifact.sha256,
+                bytes=artifact.size,
+                mime_type=artifact.mime_type,
+                found_by=list(artifact.found_by),
+                source_id=self.source_id,
+                container_id=artifact.container_id,
+                file_id=artifact.file_id,
+                sandbox_path=artifact.sandbox_path,
+                filename=artifact.filename,
+                saved_at=saved_at or utc_now(),
+            )
+        )
+
+    def place(self, download: Download) -> SavedArtifact:
+        detection = detect(download.path, safe_filename(download.filename))
+        path, _ = self.folder.place(download.path, detection.filename, download.sha256)
+        return self.saved(download.ref, path, detection.mime_type, download.size, download.sha256)
+
+
+def fetch(
+    source: Any,
+    *,
+    out_dir: str | os.PathLike[str],
+    client: OpenAI | None = None,
+    link_base: str | os.PathLike[str] | None = None,
+    turn_started_at: float | None = None,
+    progress: ProgressCallback | None = None,
+    max_workers: int = 8,
+) -> FetchResult:
+    """Save every file ``source`` produced into ``out_dir`` and return a :class:`FetchResult`.
+
+    ``source`` is an SDK ``Response``, its JSON (text or dict), a list of streamed events, Assistants
+    messages, or a ``resp_…``/``cntr_…``/``thread_…``/``file-…`` id. ``client`` defaults to one built from the
+    SDK's environment variables, and is only needed when something must be asked of the API. Links in the
+    text are made relative to ``link_base`` (default ``out_dir``). For a reply, uncited files with
+    ``source: "assistant"`` created since ``turn_started_at`` (default: the reply's ``created_at``) are
+    saved too. ``progress(name, done, total)`` is called from worker threads as bytes arrive.
+
+    A file that cannot be saved is listed in ``failures`` (its link becomes a marker); the others are
+    saved. Raises :class:`~openai_artifacts_nb.errors.ReplyError` for a source it cannot read and
+    :class:`~openai_artifacts_nb.errors.ApiError` when an id cannot be looked up.
+    """
+    folder = ArtifactFolder(out_dir)
+    base = Path(link_base).resolve() if link_base is not None else folder.directory
+    manifest = Manifest(folder.directory)
+    collection, api = _collect(source, client)
+    failures: list[ArtifactFailure] = []
+    if api is not None and collection.source_kind == "response" and collection.container_ids:
+        failures.extend(_listing_failure(collection, api, turn_started_at))
+
+    saver = _Saver(folder, manifest, base, collection.source_id)
+    by_key: dict[tuple[str, str], SavedArtifact | ArtifactFailure] = {}
+    skipped: list[SavedArtifact] = []
+    pending: list[ArtifactRef] = []
+    for ref in collection.artifacts:
+        known = manifest.existing_file(ref.key)
+        if known is None:
+            pending.append(ref)
+            continue
+        entry, path = known
+        found_by = tuple(entry.found_by) + tuple(way for way in ref.found_by if way not in entry.found_by)
+        artifact = saver.saved(ref, path, entry.mime_type, entry.bytes, entry.sha256)
+        artifact = SavedArtifact(**{**artifact.__dict__, "found_by": found_by})
+        saver.record(artifact, entry.saved_at)
+        by_key[ref.key] = artifact
+        skipped.append(artifact)
+
+    # Inline images come last so that one equal to a downloaded file merges into it.
+    pending.sort(key=lambda ref: ref.store == "inline")
+    downloader = Downloader(api, max_workers=max_workers, progress=progress)
+    results = downloader.download_all(pending, folder.directory, temporary_path=folder.temporary_path)
+    by_sha = {item.sha256: key for key, item in by_key.items() if isinstance(item, SavedArtifact)}
+    for ref, outcome in zip(pending, results, strict=True):
+        if isinstance(outcome, DownloadError):
+            message = " ".join(str(outcome).split())
+            by_key[ref.key] = ArtifactFailure(
+                ref.display_name, ref.container_id, ref.file_id, outcome, message
+            )
+            continue
+        twin_key = by_sha.get(outcome.sha256)
+        if ref.store == "inline" and twin_key is not None:
+            outcome.path.unlink(missing_ok=True)
+            twin = by_key[twin_key]
+            assert isinstance(twin, SavedArtifact)
+            by_key[twin_key] = SavedArtifact(
+                **{
+                    **twin.__dict__,
+                    "found_by": twin.found_by + tuple(w for w in ref.found_by if w not in twin.found_by),
+                }
+            )
+            continue
+        try:
+            artifact = saver.place(outcome)
+        except OSError as error:
+            outcome.path.unlink(missing_ok=True)
+            problem = DownloadError(
+                f"{ref.display_name} could not be saved in {folder.directory}: {error.strerror or error}",
+                container_id=ref.container_id,
+                file_id=ref.file_id,
+            )
+            by_key[ref.key] = ArtifactFailure(
+                ref.display_name, ref.container_id, ref.file_id, problem, str(problem)
+            )
+            continue
+        by_key[ref.key] = artifact
+        by_sha.setdefault(artifact.sha256, ref.key)
+
+    artifacts = [item for item in by_key.values() if isinstance(item, SavedArtifact)]
+    skipped_keys = {id(item) for item in skipped}
+    for artifact in artifacts:
+        if id(artifact) not in skipped_keys:
+            saver.record(artifact)
+    failures.extend(item for item in by_key.values() if isinstance(item, ArtifactFailure))
+    manifest.update(saver.entries)
+
+    text = _rewrite(collection, by_key)
+    return FetchResult(
+        artifacts=artifacts,
+        failures=failures,
+        text=text,
+        source_id=collection.source_id,
+        out_dir=folder.directory,
+        manifest_path=manifest.path,
+        source_kind=collection.source_kind,
+        skipped=skipped,
+    )
+
+
+def _rewrite(collection: Collection, outcomes: dict[tuple[str, str], SavedArtifact | ArtifactFailure]) -> str:
+    """Return the collection's text with each ``sandbox:`` link pointing at its saved file or a marker."""
+    table = LinkTable()
+    targets: dict[tuple[str, str], LinkTarget] = {}
+    for key, outcome in outcomes.items():
+        ref = collection.refs[key]
+        if isinstance(outcome, SavedArtifact):
+            target = LinkTarget(filename=outcome.filename, relative_path=outcome.relative_path)
+        else:
+            target = LinkTarget(filename=outcome.filename, problem=_short_problem(outcome.error))
+        targets[key] = target
+        names = [name for name in (ref.filename, ref.display_name) if name]
+        table.add(target, sandbox_path=ref.sandbox_path, names=names)
+    parts = []
+    for part in collection.texts:
+        spans = [Span(c.start, c.end, targets[c.key]) for c in part.citations if c.key in targets]
+        parts.append(rewrite_links(part.text, table, spans))
+    return "\n\n".join(text for text in parts if text)
+
+
+def fetch_command(ids: Sequence[str], *, out: str, base_url: str | None) -> int:
+    """Run ``openai-artifacts fetch``: save the files of each id into ``out``; return the exit status.
+
+    For a reply or a thread, ``out/<id>.md`` gets the text with rewritten links. Each failure is one line on
+    stderr; the status is 0 only when everything was saved.
+    """
+    from openai_artifacts_nb.client import make_client
+
+    client = make_client(base_url=base_url)
+    status = 0
+    for identifier in ids:
+        try:
+            result = fetch(identifier, out_dir=out, client=client)
+        except ArtifactsError as error:
+            sys.stderr.write(f"openai-artifacts: {identifier}: {error}\n")
+            status = 1
+            continue
+        for artifact in result.artifacts:
+            sys.stdout.write(f"{artifact.relative_path}\t{artifact.size}\t{artifact.mime_type}\n")
+        if result.source_kind in ("response", "thread") and result.text:
+            text_path = result.out_dir / safe_filename(f"{identifier.strip()}.md")
+            text_path.write_text(result.text + "\n", encoding="utf-8")
+            sys.stdout.write(f"{text_path.name}\ttext with rewritten links\n")
+        for failure in result.failures:
+            sys.stderr.write(f"openai-artifacts: {failure.message}\n")
+            status = 1
+    return status

@@ -1,0 +1,188 @@
+"""Safe file names for hostile input, and a folder that never overwrites a different file.
+
+The model chooses the names of the files it makes, so every name is treated as hostile: :func:`safe_filename`
+keeps only a plain, portable base name. :class:`ArtifactFolder` then moves a finished download into the output
+folder under that name, numbering it ``name (1).ext`` when a different file already holds the name, and
+reusing the existing file when the bytes are the same (so re-running adds nothing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import threading
+import unicodedata
+from pathlib import Path, PurePosixPath
+
+__all__ = [
+    "MAX_NAME_BYTES",
+    "ArtifactFolder",
+    "numbered_name",
+    "safe_filename",
+    "sha256_of_file",
+    "split_extension",
+]
+
+#: Most file systems cap a name at 255 bytes; leave room for `` (999)`` and temporary suffixes.
+MAX_NAME_BYTES = 200
+
+_FALLBACK_NAME = "file"
+_WINDOWS_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+    | {f"COM{n}" for n in "123456789¹²³"}
+    | {f"LPT{n}" for n in "123456789¹²³"}
+)
+# Characters that Windows, macOS or Markdown-unfriendly shells refuse in a name; replaced, not dropped,
+# so two names differing only there stay distinguishable.
+_FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+_EXTENSION = re.compile(r"^(?P<stem>.+?)(?P<ext>(\.[A-Za-z0-9]{1,12}){1,2})$")
+_NUMBERED = re.compile(r"^(?P<stem>.*) \((?P<n>\d+)\)$")
+
+
+def split_extension(name: str) -> tuple[str, str]:
+    """Split ``name`` into stem and extension; ``.tar.gz``-style double extensions stay together."""
+    match = _EXTENSION.match(name)
+    if match is None or match.group("stem").endswith("."):
+        return name, ""
+    stem, ext = match.group("stem"), match.group("ext")
+    # Only keep a double extension when the inner part looks like a real one (``data.tar.gz``),
+    # not a version or a sentence (``report.v2.csv`` -> ``report.v2`` + ``.csv``).
+    parts = ext.split(".")[1:]
+    if len(parts) == 2 and parts[0].lower() not in {"tar", "nii", "ps", "svg"}:
+        return stem + "." + parts[0], "." + parts[1]
+    return stem, ext
+
+
+def _truncate_utf8(text: str, limit: int) -> str:
+    encoded = text.encode("utf-8")
+    if len(encoded) <= limit:
+        return text
+    return encoded[:limit].decode("utf-8", errors="ignore")
+
+
+def safe_filename(
+    name: str | None, *, fallback: str = _FALLBACK_NAME, max_bytes: int = MAX_NAME_BYTES
+) -> str:
+    """Return a plain, portable base name for ``name``.
+
+    Directory parts, traversal, absolute paths, drive letters, control and format characters, characters
+    Windows forbids, leading and trailing dots and spaces and reserved device names (``CON``, ``NUL.txt``)
+    are removed or replaced; Unicode is NFC-normalised and the name is cut to ``max_bytes`` UTF-8 bytes,
+    keeping its extension. An empty result becomes ``fallback``.
+    """
+    text = unicodedata.normalize("NFC", name or "")
+    text = text.replace("\\", "/")
+    text = text.rsplit("/", 1)[-1]
+    text = "".join(
+        " " if char in "\t\n\r" else char
+        for char in text
+        if unicodedata.category(char) not in {"Cc", "Cf", "Cs", "Co", "Cn"} or char in "\t\n\r"
+    )
+    text = _FORBIDDEN.sub("_", text)
+    text = re.sub(r"\s+", " ", text).strip(" .")
+    if not text:
+        text = fallback
+    stem, ext = split_extension(text)
+    if stem.split(".", 1)[0].strip().upper() in _WINDOWS_RESERVED:
+        stem = "_" + stem
+    if len((stem + ext).encode("utf-8")) > max_bytes:
+        ext = _truncate_utf8(ext, max_bytes // 4)
+        stem = _truncate_utf8(stem, max_bytes - len(ext.encode("utf-8"))).rstrip(" .") or fallback
+    result = unicodedata.normalize("NFC", stem + ext)
+    return result if result not in {".", ".."} else fallback
+
+
+def numbered_name(name: str, number: int) -> str:
+    """Return ``name`` with `` (number)`` before its extension: ``plot.png`` -> ``plot (2).png``."""
+    if number <= 0:
+        return name
+    stem, ext = split_extension(name)
+    match = _NUMBERED.match(stem)
+    if match is not None:
+        stem = match.group("stem")
+    return f"{stem} ({number}){ext}"
+
+
+def sha256_of_file(path: Path, *, chunk_size: int = 1 << 20) -> str:
+    """Return the hex SHA-256 of the file at ``path``, read in chunks (never whole into memory)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class ArtifactFolder:
+    """The output folder: places finished downloads under safe, unique names.
+
+    Placing is atomic (a hard link or an exclusive rename from a temporary file in the same folder), so no
+    reader ever sees a half-written file under a final name, and two different files never overwrite each
+    other, even when several threads place files at once.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        """Use ``directory`` (created if missing) as the output folder."""
+        self.directory = Path(directory).resolve()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+
+    def temporary_path(self, hint: str) -> Path:
+        """Return a fresh, unused path for an in-progress download (a hidden ``.part`` file)."""
+        import secrets
+
+        token = secrets.token_hex(6)
+        stem = _truncate_utf8(safe_filename(hint), 60)
+        return self.directory / f".{stem}.{token}.part"
+
+    def contains(self, path: Path) -> bool:
+        """Return whether ``path`` lies inside this folder (after resolving links)."""
+        try:
+            path.resolve().relative_to(self.directory)
+        except ValueError:
+            return False
+        return True
+
+    def place(
+        self, temporary: Path, name: str, sha256: str, *, max_candidates: int = 10_000
+    ) -> tuple[Path, bool]:
+        """Move ``temporary`` into the folder under ``name`` (made safe) or ``name (n)``.
+
+        Returns the final path and whether an existing file with the same bytes was reused (``temporary``
+        is then deleted). Raises ``FileExistsError`` when no free name is found within ``max_candidates``.
+        """
+        base = safe_filename(name)
+        with self._lock:
+            for number in range(max_candidates):
+                candidate = self.directory / numbered_name(base, number)
+                if candidate.exists():
+                    if candidate.is_file() and sha256_of_file(candidate) == sha256:
+                        temporary.unlink(missing_ok=True)
+                        return candidate, True
+                    continue
+                if self._claim(temporary, candidate):
+                    return candidate, False
+        temporary.unlink(missing_ok=True)
+        raise FileExistsError(f"no free name for {base!r} in {self.directory}")
+
+    @staticmethod
+    def _claim(temporary: Path, candidate: Path) -> bool:
+        """Give ``temporary`` the name ``candidate`` unless something else took it first."""
+        try:
+            os.link(temporary, candidate)
+        except FileExistsError:
+            return False
+        except OSError:
+            # No hard links here (some network or FAT file systems): the in-process lock still guards us.
+            if candidate.exists():
+                return False
+            temporary.replace(candidate)
+            return True
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        return True
+
+    def relative_name(self, path: Path) -> str:
+        """Return ``path`` relative to this folder, POSIX style."""
+        return PurePosixPath(path.resolve().relative_to(self.directory)).as_posix()
