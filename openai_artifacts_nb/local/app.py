@@ -1,0 +1,147 @@
+"""The Starlette application: every route under ``/v1`` plus ``/_emulator``, and the request gate.
+
+:class:`RequestGate` wraps every request: it stamps ``x-request-id`` on each reply, asks for a bearer token
+on ``/v1`` (any token is accepted, a missing one gets upstream's 401), and applies the delay and injected
+failures of :mod:`~openai_artifacts_nb.local.faults`. Unknown paths and unexpected errors still answer with
+the OpenAI error body, never an HTML page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import anyio
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from openai_artifacts_nb.local import (
+    routes_assistants,
+    routes_containers,
+    routes_control,
+    routes_files,
+    routes_responses,
+)
+from openai_artifacts_nb.local.failures import ApiFailure
+from openai_artifacts_nb.local.ids import new_id
+from openai_artifacts_nb.local.service import EmulatorService
+from openai_artifacts_nb.local.wire import error_reply
+
+_STATUS_ERRORS = {
+    429: (
+        "Rate limit reached for requests. Please try again in a moment.",
+        "requests",
+        "rate_limit_exceeded",
+    ),
+    500: ("The server had an error while processing your request. Sorry about that!", "server_error", None),
+    503: ("The engine is currently overloaded, please try again later.", "server_error", None),
+}
+
+
+class RequestGate:
+    """ASGI middleware: request ids, bearer check, and the delay/failure faults for ``/v1`` requests."""
+
+    def __init__(self, app: ASGIApp, service: EmulatorService) -> None:
+        """Wrap ``app``; faults come from ``service``."""
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one request."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_id("req")
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        if str(scope["path"]).startswith("/v1/"):
+            rejection = await self._gate(Request(scope))
+            if rejection is not None:
+                await rejection(scope, receive, send_with_id)
+                return
+        await self.app(scope, receive, send_with_id)
+
+    async def _gate(self, request: Request) -> Response | None:
+        faults = self.service.faults
+        if faults.delay > 0:
+            await asyncio.sleep(faults.delay)
+        authorization = request.headers.get("authorization", "")
+        if not authorization.lower().startswith("bearer ") or not authorization[7:].strip():
+            return error_reply(
+                ApiFailure(
+                    401,
+                    "You didn't provide an API key. You need to provide your API key in an Authorization "
+                    "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                )
+            )
+        failure = faults.take_failure()
+        if failure is None:
+            return None
+        message, type_, code = _STATUS_ERRORS.get(
+            failure.status, (f"Injected failure with status {failure.status}.", "invalid_request_error", None)
+        )
+        headers = {}
+        if failure.retry_after is not None:
+            headers["retry-after"] = f"{failure.retry_after:g}"
+            headers["retry-after-ms"] = f"{failure.retry_after * 1000:g}"
+        if failure.should_retry is not None:
+            headers["x-should-retry"] = "true" if failure.should_retry else "false"
+        return error_reply(ApiFailure(failure.status, message, type_=type_, code=code), headers=headers)
+
+
+async def _api_failure(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, ApiFailure)
+    return error_reply(error)
+
+
+async def _http_exception(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    if error.status_code == 404:
+        message = f"Invalid URL ({request.method} {request.url.path})"
+    else:
+        message = f"{error.detail} ({request.method} {request.url.path})"
+    return error_reply(ApiFailure(error.status_code, message))
+
+
+async def _unexpected(_request: Request, error: Exception) -> Response:
+    return error_reply(ApiFailure(500, f"The emulator failed: {error!r}", type_="server_error"))
+
+
+def build_app(service: EmulatorService, *, sweep_seconds: float) -> ASGIApp:
+    """Return the emulator's ASGI app; idle containers are expired every ``sweep_seconds``."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_sweep, service, sweep_seconds)
+            yield
+            tasks.cancel_scope.cancel()
+
+    app = Starlette(
+        routes=[
+            *routes_responses.ROUTES,
+            *routes_containers.ROUTES,
+            *routes_files.ROUTES,
+            *routes_assistants.ROUTES,
+            *routes_control.ROUTES,
+        ],
+        exception_handlers={ApiFailure: _api_failure, HTTPException: _http_exception, Exception: _unexpected},
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    return RequestGate(app, service)
+
+
+async def _sweep(service: EmulatorService, every: float) -> None:
+    """Expire idle containers (and stop their kernels) even when nobody asks about them."""
+    while True:
+        await anyio.sleep(every)
+        await anyio.to_thread.run_sync(service.state.expire_idle_containers)

@@ -1,0 +1,87 @@
+"""The emulator's working parts in one place: the store, the kernels, the faults and the time limit.
+
+Routes and runners receive one :class:`EmulatorService`. Its :meth:`~EmulatorService.run_code` is the one
+path by which code runs in a container, for the Responses API and the Assistants API alike: it snapshots the
+container folder, runs the code in the container's kernel and registers every new or changed file and every
+displayed image as a container file (``source: "assistant"``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from openai_artifacts_nb.local.faults import Faults
+from openai_artifacts_nb.local.ids import new_id
+from openai_artifacts_nb.local.sandbox import CodeResult, Sandboxes
+from openai_artifacts_nb.local.state import Container, ContainerFile, EmulatorState, StoredFile
+from openai_artifacts_nb.local.workspace import changed_files, copy_stream, safe_filename, snapshot
+
+
+@dataclass
+class CodeRun:
+    """One code call's result and the container files it produced."""
+
+    result: CodeResult
+    files: list[ContainerFile] = field(default_factory=list)
+    images: list[ContainerFile] = field(default_factory=list)
+
+
+class EmulatorService:
+    """State, sandboxes and faults of one emulator, and the operations that need more than one of them."""
+
+    def __init__(self, root: Path, *, idle_seconds: float, exec_timeout: float, request_delay: float) -> None:
+        """Keep files under ``root``; containers idle ``idle_seconds`` expire; calls last ``exec_timeout``."""
+        self.exec_timeout = exec_timeout
+        self.sandboxes = Sandboxes(root / "sandbox")
+        self.state = EmulatorState(
+            root / "store", idle_seconds=idle_seconds, on_container_stopped=self.sandboxes.shutdown
+        )
+        self.faults = Faults(request_delay=request_delay, expire=self.expire)
+
+    def expire(self, container_id: str | None) -> list[str]:
+        """Expire one container now, or every running one when ``container_id`` is None."""
+        if container_id is None:
+            return self.state.expire_all_containers()
+        return [container_id] if self.state.expire_container(container_id) else []
+
+    def run_code(self, container: Container, code: str) -> CodeRun:
+        """Run ``code`` in ``container``'s kernel and register the files it wrote and the images it showed."""
+        with container.run_lock:
+            self.state.touch(container)
+            before = snapshot(container.data_dir)
+            try:
+                result = self.sandboxes.run(container.id, container.data_dir, code, timeout=self.exec_timeout)
+            except Exception as error:  # a broken sandbox is reported in the logs, as upstream
+                result = CodeResult(logs=f"The sandbox could not run the code: {error}", error=True)
+            run = CodeRun(result)
+            if not container.active:
+                return run
+            for relative_path in changed_files(before, snapshot(container.data_dir)):
+                with contextlib.suppress(FileNotFoundError):
+                    run.files.append(
+                        self.state.register_container_file(container, relative_path, source="assistant")
+                    )
+            for png in result.images:
+                file_id = new_id("cfile")
+                (container.data_dir / f"{file_id}.png").write_bytes(png)
+                run.images.append(
+                    self.state.register_container_file(
+                        container, f"{file_id}.png", source="assistant", file_id=file_id
+                    )
+                )
+            self.state.touch(container)
+        return run
+
+    def copy_file_into(self, container: Container, stored: StoredFile) -> ContainerFile:
+        """Copy a Files object into ``container`` at ``/mnt/data/<its filename>`` (``source: "user"``)."""
+        name = safe_filename(stored.filename)
+        with stored.disk_path.open("rb") as source:
+            copy_stream(source, container.data_dir / name)
+        self.state.touch(container)
+        return self.state.register_container_file(container, name, source="user")
+
+    def close(self) -> None:
+        """Stop every kernel."""
+        self.sandboxes.shutdown_all()
