@@ -114,15 +114,20 @@ def sniff(path: Path, *, name_hint: str | None = None) -> FileType | None:
     _, hint_ext = split_extension(name_hint or "")
     for match in top:
         if hint_ext and match.extension.lower() == hint_ext.lower():
-            mime = str(match.mime_type or mime_type_for_name(match.extension) or _OCTET_STREAM)
+            mime = str(match.mime_type or mime_type_for_name("x" + match.extension) or _OCTET_STREAM)
             return FileType(mime, str(match.extension))
     if head.startswith(b"PK\x03\x04"):
         ext = _ooxml_extension(path)
         if ext is not None:
-            return FileType(mime_type_for_name(ext) or "application/zip", ext)
-    mime_types = {match.mime_type or mime_type_for_name(match.extension) for match in top}
+            return FileType(mime_type_for_name("x" + ext) or "application/zip", ext)
+    mime_types = {match.mime_type or mime_type_for_name("x" + match.extension) for match in top}
     if len(mime_types) != 1:
-        return None
+        # Equally likely signatures disagree (``.pdf`` or ``.fdf``): keep those whose extension the
+        # standard MIME table agrees with, if that settles it.
+        top = [match for match in top if mime_type_for_name("x" + match.extension) == match.mime_type]
+        mime_types = {match.mime_type for match in top}
+        if len(mime_types) != 1:
+            return None
     mime = str(mime_types.pop() or _OCTET_STREAM)
     preferred = mimetypes.guess_extension(mime, strict=False)
     extensions = {match.extension.lower() for match in top}
