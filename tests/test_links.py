@@ -109,7 +109,8 @@ def test_name_with_spaces_parentheses_and_non_ascii() -> None:
         ("résumé.csv", "nb_artifacts/résumé.csv", None),
     )
     text = (
-        "A [chart](sandbox:/mnt/data/my plot (1).png), an encoded ![c](sandbox:/mnt/data/my%20plot%20%281%29.png) "
+        "A [chart](sandbox:/mnt/data/my plot (1).png), "
+        "an encoded ![c](sandbox:/mnt/data/my%20plot%20%281%29.png) "
         "and [data](sandbox:/mnt/data/r%C3%A9sum%C3%A9.csv) or [data2](sandbox:/mnt/data/résumé.csv)."
     )
     result = rewrite_links(text, table)
@@ -150,7 +151,10 @@ def test_label_that_repeats_the_sandbox_url_is_cleaned() -> None:
 
 def test_failed_file_becomes_a_marker_not_a_dead_link() -> None:
     table = _table(("gone.csv", None, "its container cntr_1 expired"))
-    text = "Get [the data](sandbox:/mnt/data/gone.csv) or ![plot](sandbox:/mnt/data/gone.csv) or sandbox:/gone.csv"
+    text = (
+        "Get [the data](sandbox:/mnt/data/gone.csv) or ![plot](sandbox:/mnt/data/gone.csv) or "
+        + "sandbox:/gone.csv"
+    )
     result = rewrite_links(text, table)
     assert "sandbox:" not in result
     assert _links(result) == []
