@@ -1,0 +1,144 @@
+"""Show one prompt's run in a cell: the streamed reply, then the final text, every file, buttons and usage.
+
+:func:`run_and_show` wires a :class:`~openai_artifacts_nb.session.ConversationSession` run to a
+:class:`~openai_artifacts_nb.streaming.ReplyStream` and displays the final render: the reply (replacing the
+stream), each saved file by kind (:mod:`~openai_artifacts_nb.render`), a download button under each
+(:mod:`~openai_artifacts_nb.widgets`, only where widgets can work), one line per file that could not be
+saved, and a usage line. In a terminal (``live=False``) everything is plain text and no widget is made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openai_artifacts_nb.render import (
+    ArtifactView,
+    ErrorLine,
+    Notice,
+    PreviewLimits,
+    ReplyView,
+    UsageLine,
+)
+from openai_artifacts_nb.session import ConversationSession, PromptResult
+from openai_artifacts_nb.streaming import ReplyStream
+
+__all__ = ["DisplayOptions", "run_and_show", "show_notice"]
+
+
+@dataclass(frozen=True)
+class DisplayOptions:
+    """How a cell shows its results: live redraws and widgets (Jupyter) or plain text, and preview limits."""
+
+    live: bool = True
+    buttons: bool = True
+    quiet: bool = False
+    limits: PreviewLimits = field(default_factory=PreviewLimits)
+
+    @classmethod
+    def from_magics(cls, magics: Any, *, live: bool, quiet: bool = False) -> DisplayOptions:
+        """Build from an ``OpenAIMagics`` instance's traits."""
+        limits = PreviewLimits(
+            rows=magics.preview_rows,
+            columns=magics.preview_columns,
+            text_lines=magics.preview_lines,
+            image_max_pixels=magics.image_max_pixels,
+            data_uri_max_bytes=magics.embed_max_bytes,
+        )
+        return cls(live=live, buttons=bool(magics.download_buttons), quiet=quiet, limits=limits)
+
+
+def _display(obj: Any, **kwargs: Any) -> Any:
+    from IPython.display import display
+
+    return display(obj, **kwargs)  # type: ignore[no-untyped-call]
+
+
+def show_notice(message: str) -> None:
+    """Display a one-line note."""
+    _display(Notice(message))
+
+
+def run_and_show(
+    session: ConversationSession,
+    prompt: str,
+    *,
+    client: Any,
+    model: str,
+    out_dir: Path,
+    link_base: Path,
+    instructions: str | None = None,
+    files: list[str] | tuple[str, ...] = (),
+    stream: bool = True,
+    options: DisplayOptions | None = None,
+) -> PromptResult:
+    """Run ``prompt`` in ``session`` and display everything it produced; return the result."""
+    options = options or DisplayOptions()
+    view = ReplyStream(live=options.live)
+    view.start()
+    if not stream:
+        view.note("waiting for the whole reply (streaming is off)…")
+
+    def on_event(event: Any) -> None:
+        view.handle(event)
+        if getattr(event, "type", "") == "response.completed":
+            view.note("saving the files…")
+
+    progress, progress_handle = _progress_bars(options)
+    result = session.run(
+        prompt,
+        client=client,
+        model=model,
+        out_dir=out_dir,
+        link_base=link_base,
+        instructions=instructions,
+        files=list(files),
+        stream=stream,
+        on_event=on_event,
+        on_notice=show_notice,
+        progress=progress,
+    )
+    if progress_handle is not None:
+        progress_handle.update(Notice(f"{len(result.artifacts)} file(s) saved.", prefix=""))
+        progress.close()
+    view.finish(ReplyView(result.text, result.code_runs))
+    if not options.quiet:
+        for artifact in result.artifacts:
+            _show_artifact(artifact, options)
+    for failure in result.failures:
+        _display(ErrorLine(failure.message))
+    folder = _relative(result.out_dir, link_base)
+    _display(
+        UsageLine(
+            result.model, result.usage, result.response_id, result.seconds, len(result.artifacts), folder
+        )
+    )
+    return result
+
+
+def _show_artifact(artifact: Any, options: DisplayOptions) -> None:
+    for part in ArtifactView.from_saved(artifact, limits=options.limits).displays():
+        _display(part)
+    if options.live and options.buttons:
+        from openai_artifacts_nb.widgets import ArtifactDownload
+
+        _display(ArtifactDownload(artifact.path, filename=artifact.filename, mime_type=artifact.mime_type))
+
+
+def _progress_bars(options: DisplayOptions) -> tuple[Any, Any]:
+    if not (options.live and options.buttons):
+        return None, None
+    from openai_artifacts_nb.widgets import FetchProgress
+
+    bars = FetchProgress()
+    return bars, _display(bars, display_id=True)
+
+
+def _relative(folder: Path | None, base: Path) -> str:
+    if folder is None:
+        return ""
+    try:
+        return Path(folder).resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return str(folder)

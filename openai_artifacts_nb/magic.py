@@ -1,0 +1,277 @@
+"""``%%openai`` and ``%openai``: a thin adapter over the conversation session and the cell output.
+
+Settings are traitlets (``%config OpenAIMagics.model = "gpt-4.1"`` or ``c.OpenAIMagics.model`` in
+``ipython_config.py``). Bad input and API failures raise ``UsageError``: one line, no traceback. No trait,
+repr or output ever holds an API key: the client reads it from the environment.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from IPython.core import magic_arguments as _arguments
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from traitlets import Bool, Enum, Int, Unicode, validate
+
+from openai_artifacts_nb.errors import ArtifactsError
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+
+__all__ = ["BACKEND_ENV", "OpenAIMagics"]
+
+#: ``OPENAI_ARTIFACTS_BACKEND=local`` makes the magic use the embedded emulator with no code in the notebook.
+BACKEND_ENV = "OPENAI_ARTIFACTS_BACKEND"
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+# IPython's argument decorators are untyped: applying them through _flags keeps the magics typed.
+argument: Any = _arguments.argument
+magic_arguments: Any = _arguments.magic_arguments
+magic_kind: Any = {"cell": cell_magic, "line": line_magic}
+parse_argstring: Any = _arguments.parse_argstring
+
+
+def _flags(*decorators: Any) -> Callable[[_F], _F]:
+    """Apply IPython's (untyped) decorators, outermost first, keeping the function's type."""
+
+    def apply(function: _F) -> _F:
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+
+    return apply
+
+
+@magics_class
+class OpenAIMagics(Magics):
+    """Run prompts with OpenAI's code interpreter; every file the model makes is saved, shown and linked."""
+
+    model = Unicode("gpt-4.1", help="Model for %%openai cells (per cell: --model).").tag(config=True)
+    instructions = Unicode(
+        "", help="System instructions sent with every prompt (per cell: --instructions)."
+    ).tag(config=True)
+    artifacts_dir = Unicode(
+        "", help="Folder for saved files; empty means <notebook name>_artifacts/ beside the notebook."
+    ).tag(config=True)
+    stream = Bool(True, help="Stream replies as they are written (per cell: --no-stream).").tag(config=True)
+    preview_rows = Int(20, help="Rows shown of a table file (CSV, TSV, XLSX, JSON, Parquet).").tag(
+        config=True
+    )
+    preview_columns = Int(20, help="Columns shown of a table file.").tag(config=True)
+    preview_lines = Int(200, help="Lines shown of a text or code file.").tag(config=True)
+    image_max_pixels = Int(
+        1600, help="Images wider or taller are downscaled for display (full file on disk)."
+    ).tag(config=True)
+    embed_max_bytes = Int(
+        64 * 1024, help="Files up to this size also get a data-URI download link that works anywhere."
+    ).tag(config=True)
+    backend = Enum(
+        ["auto", "openai", "local"],
+        "auto",
+        help="'local': the embedded emulator; 'openai': OPENAI_API_KEY / OPENAI_BASE_URL; "
+        f"'auto': local when {BACKEND_ENV}=local, else openai.",
+    ).tag(config=True)
+    download_buttons = Bool(True, help="Show a download button (ipywidgets) under each saved file.").tag(
+        config=True
+    )
+
+    @validate("preview_rows", "preview_columns", "preview_lines", "image_max_pixels")
+    def _positive(self, proposal: Any) -> int:
+        if int(proposal["value"]) < 1:
+            raise ValueError(f"{proposal['trait'].name} must be at least 1")
+        return int(proposal["value"])
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        from openai_artifacts_nb.session import ConversationSession
+
+        self.session = ConversationSession()
+        self._server: Any = None
+        self._clients: dict[str, OpenAI] = {}
+        self._told_where = False
+
+    @_flags(
+        magic_arguments(),
+        argument("--model", "-m", default=None, help="model for this cell (default: OpenAIMagics.model)"),
+        argument(
+            "--file", "-f", action="append", default=[], metavar="PATH", help="upload PATH into the container"
+        ),
+        argument(
+            "--new", action="store_true", help="start a new conversation (and container) with this cell"
+        ),
+        argument("--no-stream", action="store_true", help="wait for the whole reply instead of streaming it"),
+        argument(
+            "--out",
+            "-o",
+            default=None,
+            metavar="VAR",
+            help="store the result (text, files, ids, usage) in VAR",
+        ),
+        argument("--instructions", default=None, help="system instructions for this cell"),
+        argument("--dir", default=None, metavar="DIR", help="save this cell's files to DIR"),
+        argument(
+            "--quiet", "-q", action="store_true", help="show only the text and the usage line, no previews"
+        ),
+        argument("prompt", nargs="*", help="prompt text (the cell body is appended)"),
+        magic_kind["cell"],
+    )
+    def openai(self, line: str, cell: str) -> None:
+        """Send the cell as a prompt to the code interpreter; stream the reply; save, show and link its files.
+
+        ``{name}`` in the prompt is replaced by the value of ``name`` (``{{`` for a literal brace);
+        fenced code blocks are left as they are. Follow-up cells continue the conversation in the same
+        container. Flags on the first line are expanded like any magic's (``--out {name}``).
+        """
+        args = parse_argstring(self.openai, line)
+        from openai_artifacts_nb import cell_output
+
+        prompt = self._prompt(" ".join(args.prompt), cell)
+        if args.new:
+            self.session.reset()
+        client = self._client()
+        location, out_dir = self._where(args.dir)
+        options = cell_output.DisplayOptions.from_magics(self, live=self._live(), quiet=args.quiet)
+        if not self._told_where and not location.found:
+            cell_output.show_notice(location.describe())
+        self._told_where = True
+        try:
+            result = cell_output.run_and_show(
+                self.session,
+                prompt,
+                client=client,
+                model=args.model or self.model,
+                instructions=args.instructions
+                if args.instructions is not None
+                else (self.instructions or None),
+                files=args.file,
+                stream=self.stream and not args.no_stream,
+                out_dir=out_dir,
+                link_base=location.folder,
+                options=options,
+            )
+        except ArtifactsError as error:
+            raise UsageError(str(error)) from None
+        if args.out:
+            self._shell.user_ns[args.out] = result
+
+    @_flags(magic_kind["line"]("openai"))
+    def openai_line(self, line: str) -> Any:
+        """``%openai local | stop | reset | status | help``: manage the magic's backend and conversation.
+
+        local   start the embedded emulator and use it (no key, no network)
+        stop    stop the embedded emulator
+        reset   forget the conversation: the next cell starts fresh, in a new container
+        status  show the model, the conversation, the container and where files go
+        """
+        from openai_artifacts_nb.render import Notice
+
+        command = (line.strip().split() or ["status"])[0]
+        if command == "local":
+            self.backend = "local"
+            return Notice(f"Using the local emulator at {self._local_base_url()}.", prefix="openai:")
+        if command == "stop":
+            self.close()
+            return Notice("The local emulator is stopped.", prefix="openai:")
+        if command == "reset":
+            self.session.reset()
+            return Notice("New conversation: the next cell starts fresh.", prefix="openai:")
+        if command == "status":
+            return Notice(self._status(), prefix="openai:")
+        if command == "help":
+            return Notice(" ".join((self.openai_line.__doc__ or "").split()), prefix="openai:")
+        raise UsageError(f"%openai {command}: unknown command; use local, stop, reset, status or help.")
+
+    @property
+    def _shell(self) -> Any:
+        if self.shell is None:
+            raise UsageError("OpenAIMagics needs an IPython shell: use %load_ext openai_artifacts_nb.")
+        return self.shell
+
+    def close(self) -> None:
+        """Stop the embedded emulator, if this instance started one."""
+        server, self._server = self._server, None
+        self._clients.clear()
+        if server is not None:
+            atexit.unregister(self.close)
+            server.stop()
+
+    def _prompt(self, head: str, cell: str) -> str:
+        from openai_artifacts_nb.session import interpolate
+
+        text = "\n".join(part for part in (head.strip(), cell.strip("\n")) if part.strip())
+        if not text.strip():
+            raise UsageError("%%openai needs a prompt: write it in the cell under %%openai.")
+        try:
+            return interpolate(text, self._shell.user_ns)
+        except KeyError as error:
+            raise UsageError(
+                f"{{{error.args[0]}}} in the prompt: no such variable "
+                "(write {{{{ and }}}} for literal braces)."
+            ) from None
+        except Exception as error:
+            raise UsageError(f"Could not fill in the prompt: {type(error).__name__}: {error}") from None
+
+    def _use_local(self) -> bool:
+        if self.backend == "auto":
+            return os.environ.get(BACKEND_ENV, "").strip().lower() == "local"
+        return bool(self.backend == "local")
+
+    def _local_base_url(self) -> str:
+        if self._server is None:
+            try:
+                from openai_artifacts_nb.local import LocalServer
+            except ImportError as error:
+                raise UsageError(
+                    "The local emulator needs the 'local' extra: "
+                    f"pip install 'openai-artifacts-nb[local]' ({error})."
+                ) from None
+            server = LocalServer()
+            server.start()
+            self._server = server
+            atexit.register(self.close)
+        return str(self._server.base_url)
+
+    def _client(self) -> OpenAI:
+        from openai_artifacts_nb.client import make_client
+        from openai_artifacts_nb.errors import ConfigurationError
+
+        base_url = self._local_base_url() if self._use_local() else None
+        key = base_url or "environment"
+        if key not in self._clients or base_url is None:
+            try:
+                self._clients[key] = make_client(base_url=base_url)
+            except ConfigurationError as error:
+                raise UsageError(str(error)) from None
+        return self._clients[key]
+
+    def _where(self, folder: str | None) -> tuple[Any, Path]:
+        from openai_artifacts_nb.notebook_path import find_notebook
+
+        location = find_notebook(namespace=self._shell.user_ns)
+        chosen = folder or self.artifacts_dir
+        if chosen:
+            path = Path(chosen).expanduser()
+            return location, path if path.is_absolute() else location.folder / path
+        return location, location.artifacts_dir
+
+    def _live(self) -> bool:
+        return getattr(self.shell, "kernel", None) is not None
+
+    def _status(self) -> str:
+        location, out_dir = self._where(None)
+        backend = "local emulator" if self._use_local() else "OpenAI (OPENAI_API_KEY / OPENAI_BASE_URL)"
+        if self._server is not None:
+            backend += f" at {self._server.base_url}"
+        state = self.session
+        conversation = f"continuing {state.previous_response_id}" if state.previous_response_id else "new"
+        inputs = ", ".join(item.path.name for item in state.inputs) or "none"
+        return (
+            f"model {self.model} · backend {backend} · conversation {conversation} ({state.turns} turns) · "
+            f"container {state.container_id or 'none yet'} · inputs {inputs} · files go to {out_dir}"
+            + ("" if location.found else " (notebook not found)")
+        )

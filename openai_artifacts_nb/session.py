@@ -1,0 +1,396 @@
+"""A conversation with the code interpreter: one plain method runs a prompt, state lives on the object.
+
+:class:`ConversationSession` remembers the previous response (for ``previous_response_id``), the container
+the code runs in, and the input files uploaded into it. :meth:`ConversationSession.run` sends one Responses
+request with the ``code_interpreter`` tool and ``include=["code_interpreter_call.outputs"]``, streams it
+through the SDK, saves every file the reply made through the engine (``fetching.fetch``) and returns a
+:class:`PromptResult`. If the container expired between two turns, it says so (``on_notice``), starts a
+new one, uploads the input files again and goes on. SDK errors become one-line ``ApiError`` messages that
+never contain the key.
+
+Nothing here imports IPython; the magic is a thin adapter over this module, and tests call it directly.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from openai_artifacts_nb.errors import ApiError, ReplyError
+from openai_artifacts_nb.render import CodeRun, Usage
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+
+__all__ = ["ConversationSession", "InputFile", "PromptResult", "api_error", "code_runs_of", "interpolate"]
+
+INCLUDE = ["code_interpreter_call.outputs"]
+CONTAINER_NAME = "openai-artifacts-nb"
+
+Progress = Callable[[str, int, "int | None"], None]
+
+
+@dataclass
+class InputFile:
+    """A local file given with ``--file``; ``container_path`` is where it sits in the current container."""
+
+    path: Path
+    container_path: str | None = None
+    container_file_id: str | None = None
+
+
+@dataclass
+class PromptResult:
+    """What one prompt produced: the text (links rewritten), saved files, ids, usage and notices."""
+
+    text: str
+    artifacts: list[Any]
+    failures: list[Any]
+    response_id: str
+    container_id: str | None
+    model: str
+    usage: Usage | None
+    code_runs: list[CodeRun] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    out_dir: Path | None = None
+    manifest_path: Path | None = None
+    seconds: float = 0.0
+    status: str = "completed"
+
+    @property
+    def paths(self) -> list[Path]:
+        """The absolute paths of the saved files."""
+        return [Path(artifact.path) for artifact in self.artifacts]
+
+    def __repr__(self) -> str:
+        names = ", ".join(artifact.filename for artifact in self.artifacts) or "no files"
+        return f"<PromptResult {self.response_id} · {len(self.text)} chars · {names}>"
+
+
+def interpolate(text: str, namespace: dict[str, Any]) -> str:
+    """Replace ``{name}`` (also ``{name.attr}``, ``{name[0]}``) with values from ``namespace``.
+
+    Fenced code blocks are left untouched (the code the model runs has its own braces), ``{{`` and ``}}``
+    are literal braces, and an unknown name raises :class:`KeyError` naming it, never a silent blank.
+    """
+    pieces: list[str] = []
+    position = 0
+    for fence in _FENCE.finditer(text):
+        pieces.append(_interpolate_prose(text[position : fence.start()], namespace))
+        pieces.append(fence.group(0))
+        position = fence.end()
+    pieces.append(_interpolate_prose(text[position:], namespace))
+    return "".join(pieces)
+
+
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n]*\n.*?^[ \t]*\1[ \t]*$", re.MULTILINE | re.DOTALL)
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[[^\[\]{}\n]*\])*)\}")
+
+
+def _interpolate_prose(text: str, namespace: dict[str, Any]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token in {"{{", "}}"}:
+            return token[0]
+        expression = match.group(1)
+        root = re.match(r"[A-Za-z_]\w*", expression)
+        if root is None or root.group(0) not in namespace:
+            raise KeyError(expression)
+        return str(eval(expression, {"__builtins__": {}}, namespace))
+
+    return _PLACEHOLDER.sub(replace, text)
+
+
+_KEY_LIKE = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{6,})")
+
+
+def _scrub(message: str, api_key: str | None) -> str:
+    if api_key and len(api_key) > 6:
+        message = message.replace(api_key, "sk-…")
+    return _KEY_LIKE.sub("sk-…", message)
+
+
+_HINTS = {
+    400: "Check the prompt and flags; --new starts a fresh conversation.",
+    401: "Check OPENAI_API_KEY (or use the local emulator: %openai local).",
+    403: "The key has no access to this model or region.",
+    404: "Check the model name (--model) and the ids.",
+    429: "Wait a moment and run the cell again, or check your plan's limits.",
+}
+
+
+def api_error(error: Exception, *, api_key: str | None = None, base_url: str | None = None) -> ApiError:
+    """Return the SDK exception ``error`` as a one-line :class:`ApiError` with a hint, never with the key."""
+    import openai
+
+    if isinstance(error, openai.APIConnectionError):
+        where = base_url or "the API"
+        return ApiError(
+            f"Could not reach {where} ({type(error).__name__}).",
+            hint="Check the network or OPENAI_BASE_URL; `%openai local` runs the emulator.",
+        )
+    if isinstance(error, openai.APIStatusError):
+        body = error.body if isinstance(error.body, dict) else {}
+        detail = body.get("message") or getattr(error, "message", "") or str(error)
+        status = error.status_code
+        hint = _HINTS.get(status, "The service had a problem; run the cell again." if status >= 500 else "")
+        if body.get("code") == "previous_response_not_found":
+            hint = "The conversation is gone on the server; run the cell with --new or `%openai reset`."
+        text = " ".join(_scrub(str(detail), api_key).split())
+        return ApiError(f"OpenAI API error {status}: {text}", status=status, hint=hint)
+    return ApiError(" ".join(_scrub(str(error), api_key).split()) or type(error).__name__)
+
+
+def code_runs_of(response: Any) -> list[CodeRun]:
+    """Return the ``code_interpreter_call`` items of a response as :class:`CodeRun` objects."""
+    runs = []
+    for item in getattr(response, "output", None) or []:
+        if getattr(item, "type", "") != "code_interpreter_call":
+            continue
+        outputs = getattr(item, "outputs", None) or []
+        runs.append(
+            CodeRun(
+                item_id=str(getattr(item, "id", "")),
+                code=getattr(item, "code", None) or "",
+                logs="".join(
+                    str(getattr(out, "logs", "") or "")
+                    for out in outputs
+                    if getattr(out, "type", "") == "logs"
+                ),
+                status=str(getattr(item, "status", "") or "completed"),
+                container_id=getattr(item, "container_id", None),
+                images=sum(1 for out in outputs if getattr(out, "type", "") == "image"),
+            )
+        )
+    return runs
+
+
+class ConversationSession:
+    """The state of one conversation: previous response, container, uploaded inputs."""
+
+    def __init__(self) -> None:
+        self.previous_response_id: str | None = None
+        self.container_id: str | None = None
+        self.inputs: list[InputFile] = []
+        self.turns = 0
+
+    def reset(self) -> None:
+        """Forget the conversation, the container and the inputs: the next prompt starts fresh."""
+        self.previous_response_id = None
+        self.container_id = None
+        self.inputs = []
+        self.turns = 0
+
+    def run(
+        self,
+        prompt: str,
+        *,
+        client: OpenAI,
+        model: str,
+        out_dir: Path,
+        link_base: Path | None = None,
+        instructions: str | None = None,
+        files: Sequence[str | Path] = (),
+        stream: bool = True,
+        on_event: Callable[[Any], None] | None = None,
+        on_notice: Callable[[str], None] | None = None,
+        progress: Progress | None = None,
+        max_workers: int = 8,
+    ) -> PromptResult:
+        """Send ``prompt`` as the next turn, save what the reply made, and return the result.
+
+        Raises :class:`ApiError` for API failures, :class:`ConfigurationError` for a missing input file.
+        """
+        import openai
+
+        started = time.time()
+        notices: list[str] = []
+
+        def notify(message: str) -> None:
+            notices.append(message)
+            if on_notice is not None:
+                on_notice(message)
+
+        new_files = [Path(file).expanduser().resolve() for file in files]
+        _check_files(new_files)
+        try:
+            uploaded_now = self._prepare_container(client, new_files, notify)
+            text = prompt + _files_note(uploaded_now)
+            try:
+                response = self._request(
+                    client,
+                    model=model,
+                    text=text,
+                    instructions=instructions,
+                    stream=stream,
+                    on_event=on_event,
+                )
+            except (openai.BadRequestError, openai.NotFoundError) as error:
+                if self.container_id is None or not _mentions_expired_container(error):
+                    raise
+                notify(
+                    f"Container {self.container_id} expired; started a new one and uploaded the inputs again."
+                )
+                self.container_id = None
+                uploaded_now = self._prepare_container(client, [], notify, force_new=bool(self.inputs))
+                text = prompt + _files_note(uploaded_now)
+                response = self._request(
+                    client,
+                    model=model,
+                    text=text,
+                    instructions=instructions,
+                    stream=stream,
+                    on_event=on_event,
+                )
+        except openai.OpenAIError as error:
+            raise api_error(error, api_key=client.api_key, base_url=str(client.base_url)) from None
+
+        status = str(getattr(response, "status", "completed") or "completed")
+        if status == "failed":
+            failure = getattr(response, "error", None)
+            message = getattr(failure, "message", None) or "the model could not finish"
+            raise ApiError(
+                f"The response failed: {message}", hint="Run the cell again, or change the prompt."
+            )
+        if status == "incomplete":
+            details = getattr(response, "incomplete_details", None)
+            notify(f"The reply is incomplete ({getattr(details, 'reason', None) or 'unknown reason'}).")
+
+        self.previous_response_id = response.id
+        runs = code_runs_of(response)
+        for run in runs:
+            if run.container_id:
+                self.container_id = run.container_id
+        self.turns += 1
+
+        from openai_artifacts_nb.fetching import fetch
+
+        saved = fetch(
+            response,
+            out_dir=out_dir,
+            client=client,
+            link_base=link_base if link_base is not None else out_dir,
+            turn_started_at=started,
+            progress=progress,
+            max_workers=max_workers,
+        )
+        return PromptResult(
+            text=saved.text or (getattr(response, "output_text", "") or ""),
+            artifacts=list(saved.artifacts),
+            failures=list(saved.failures),
+            response_id=response.id,
+            container_id=self.container_id,
+            model=str(getattr(response, "model", model) or model),
+            usage=Usage.from_response_usage(getattr(response, "usage", None)),
+            code_runs=runs,
+            notices=notices,
+            out_dir=saved.out_dir,
+            manifest_path=saved.manifest_path,
+            seconds=time.time() - started,
+            status=status,
+        )
+
+    def _prepare_container(
+        self, client: OpenAI, new_files: list[Path], notify: Callable[[str], None], *, force_new: bool = False
+    ) -> list[InputFile]:
+        """Make sure a live container holds every input file; return the files uploaded now."""
+        import openai
+
+        if self.container_id is not None and not force_new:
+            try:
+                container = client.containers.retrieve(self.container_id)
+                alive = str(getattr(container, "status", "") or "").lower() not in {"expired", "deleted"}
+            except openai.NotFoundError:
+                alive = False
+            if not alive:
+                notify(
+                    f"Container {self.container_id} expired; started a new one"
+                    + (" and uploaded the inputs again." if self.inputs else ".")
+                )
+                self.container_id = None
+        known = {item.path for item in self.inputs}
+        self.inputs += [InputFile(path) for path in new_files if path not in known]
+        if self.container_id is None:
+            if not self.inputs:
+                return []
+            created = client.containers.create(name=CONTAINER_NAME)
+            self.container_id = created.id
+            pending = list(self.inputs)
+        else:
+            pending = [item for item in self.inputs if item.path in set(new_files)]
+        for item in pending:
+            with item.path.open("rb") as handle:
+                stored = client.containers.files.create(self.container_id, file=(item.path.name, handle))
+            item.container_path = getattr(stored, "path", None) or f"/mnt/data/{item.path.name}"
+            item.container_file_id = stored.id
+        return pending
+
+    def _request(
+        self,
+        client: OpenAI,
+        *,
+        model: str,
+        text: str,
+        instructions: str | None,
+        stream: bool,
+        on_event: Callable[[Any], None] | None,
+    ) -> Any:
+        container: Any = self.container_id or {"type": "auto"}
+        params: dict[str, Any] = {
+            "model": model,
+            "input": text,
+            "tools": [{"type": "code_interpreter", "container": container}],
+            "include": INCLUDE,
+        }
+        if instructions:
+            params["instructions"] = instructions
+        if self.previous_response_id:
+            params["previous_response_id"] = self.previous_response_id
+        if not stream:
+            return client.responses.create(**params)
+        return _consume(client.responses.create(**params, stream=True), on_event)
+
+
+def _consume(events: Any, on_event: Callable[[Any], None] | None) -> Any:
+    """Read a streamed response to its end, passing each event on; return the final ``Response``."""
+    final = None
+    with events:
+        for event in events:
+            if on_event is not None:
+                on_event(event)
+            kind = getattr(event, "type", "")
+            if kind in {"response.completed", "response.incomplete", "response.failed"}:
+                final = event.response
+            elif kind == "error":
+                message = getattr(event, "message", None) or "the stream reported an error"
+                code = getattr(event, "code", None)
+                raise ApiError(
+                    f"OpenAI API error{f' ({code})' if code else ''}: {message}", hint="Run the cell again."
+                )
+    if final is None:
+        raise ReplyError("The reply stream ended before the response was complete; run the cell again.")
+    return final
+
+
+def _check_files(paths: Iterable[Path]) -> None:
+    from openai_artifacts_nb.errors import ConfigurationError
+
+    for path in paths:
+        if not path.is_file():
+            raise ConfigurationError(f"--file {path}: no such file.")
+
+
+def _files_note(uploaded: Sequence[InputFile]) -> str:
+    if not uploaded:
+        return ""
+    lines = [f"- {item.path.name}: {item.container_path}" for item in uploaded]
+    return "\n\nFiles uploaded to the container for this conversation:\n" + "\n".join(lines)
+
+
+def _mentions_expired_container(error: Exception) -> bool:
+    text = str(getattr(error, "message", "") or error).lower()
+    return "container" in text and ("expired" in text or "not found" in text)

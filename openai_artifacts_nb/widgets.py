@@ -1,0 +1,186 @@
+"""Widgets: a download button per saved file, and a progress bar while files are saved.
+
+The button holds no bytes. When clicked, the kernel reads the saved file in chunks and hands each chunk to
+the browser through a hidden ``Output`` widget as a tiny script that keeps it; the last one joins them into
+a ``Blob`` and clicks a temporary ``<a download>``. The browser so receives exactly the bytes on disk, only
+on demand, and the ``Output`` is emptied afterwards so a saved notebook (and its widget state) stays light.
+Large files show a progress bar while they are sent. JupyterLab and Notebook 7 run such scripts because
+outputs of an ``Output`` widget are trusted. Without a widget manager, the file card's relative link (see
+:mod:`openai_artifacts_nb.render`) is the fallback.
+
+Stable CSS classes for front-end tests: ``oai-artifact-download`` (the button), ``oai-download-progress``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import ipywidgets
+
+from openai_artifacts_nb.render import human_size
+
+__all__ = ["ArtifactDownload", "FetchProgress"]
+
+_CHUNK_BYTES = 4 * 1024 * 1024
+_PROGRESS_OVER_BYTES = 8 * 1024 * 1024
+
+_KEEP_CHUNK = (
+    "(function(){{const store=(window.__oaiDownloads=window.__oaiDownloads||{{}});"
+    "(store[{token}]=store[{token}]||[]).push({data});}})();"
+)
+_SAVE = (
+    "(function(){{const store=window.__oaiDownloads||{{}};"
+    "const chunks=store[{token}]||[];delete store[{token}];"
+    "const parts=chunks.map(function(b64){{const bin=atob(b64);const bytes=new Uint8Array(bin.length);"
+    "for(let i=0;i<bin.length;i++){{bytes[i]=bin.charCodeAt(i);}}return bytes;}});"
+    "const url=URL.createObjectURL(new Blob(parts,{{type:{mime}}}));const a=document.createElement('a');"
+    "a.href=url;a.download={name};a.className='oai-download-anchor';a.style.display='none';"
+    "document.body.appendChild(a);a.click();"
+    "setTimeout(function(){{URL.revokeObjectURL(url);a.remove();}},60000);}})();"
+)
+
+
+def _script_output(script: str) -> dict[str, Any]:
+    return {
+        "output_type": "display_data",
+        "data": {"application/javascript": script, "text/plain": ""},
+        "metadata": {},
+    }
+
+
+class ArtifactDownload(ipywidgets.VBox):  # type: ignore[misc]
+    """A "Download <name>" button that delivers exactly the bytes saved at ``path``."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        filename: str | None = None,
+        mime_type: str = "application/octet-stream",
+        chunk_bytes: int = _CHUNK_BYTES,
+        progress_over: int = _PROGRESS_OVER_BYTES,
+    ) -> None:
+        self.path = Path(path)
+        self.filename = filename or self.path.name
+        self.mime_type = mime_type
+        self.chunk_bytes = max(1, chunk_bytes)
+        self.progress_over = progress_over
+        size = self.path.stat().st_size if self.path.exists() else 0
+        self.button = ipywidgets.Button(
+            description=f"Download {self.filename}",
+            icon="download",
+            tooltip=f"{self.filename} · {human_size(size)}",
+            layout=ipywidgets.Layout(width="auto"),
+        )
+        self.button.add_class("oai-artifact-download")
+        self.progress = ipywidgets.IntProgress(
+            value=0,
+            min=0,
+            max=max(size, 1),
+            description="",
+            layout=ipywidgets.Layout(display="none", width="320px"),
+        )
+        self.progress.add_class("oai-download-progress")
+        self.status = ipywidgets.HTML("")
+        self.channel = ipywidgets.Output(layout=ipywidgets.Layout(display="none"))
+        super().__init__([ipywidgets.HBox([self.button, self.progress, self.status]), self.channel])
+        self.add_class("oai-artifact-download-box")
+        self.button.on_click(self._send)
+        self.sent_chunks = 0
+
+    def _send(self, _button: Any = None) -> None:
+        """Send the saved file to the browser, chunk by chunk, then trigger the download."""
+        if not self.path.is_file():
+            self.status.value = (
+                f'<span class="oai-error" style="color:#b00020">{self.filename} is no longer on disk</span>'
+            )
+            return
+        token = json.dumps(secrets.token_hex(8))
+        size = self.path.stat().st_size
+        show_progress = size > self.progress_over
+        if show_progress:
+            self.progress.max = max(size, 1)
+            self.progress.value = 0
+            self.progress.layout.display = None
+        self.button.disabled = True
+        self.sent_chunks = 0
+        try:
+            with self.path.open("rb") as handle:
+                sent = 0
+                while chunk := handle.read(self.chunk_bytes):
+                    data = json.dumps(base64.b64encode(chunk).decode("ascii"))
+                    self.channel.outputs = (_script_output(_KEEP_CHUNK.format(token=token, data=data)),)
+                    sent += len(chunk)
+                    self.sent_chunks += 1
+                    if show_progress:
+                        self.progress.value = sent
+            save = _SAVE.format(token=token, mime=json.dumps(self.mime_type), name=json.dumps(self.filename))
+            self.channel.outputs = (_script_output(save),)
+            self.status.value = ""
+        finally:
+            self.channel.outputs = ()
+            self.button.disabled = False
+            self.progress.layout.display = "none"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):
+            bundle["text/plain"] = f"[download button: {self.filename}]"
+        return bundle
+
+
+class FetchProgress(ipywidgets.VBox):  # type: ignore[misc]
+    """One progress bar per file while the engine saves files; call it as the engine's ``progress`` hook.
+
+    Calls may come from the engine's worker threads; widget updates are throttled to ``interval`` seconds
+    per file so a fast download does not flood the front end.
+    """
+
+    def __init__(self, *, interval: float = 0.2) -> None:
+        super().__init__([])
+        self.add_class("oai-fetch-progress")
+        self.interval = interval
+        self._bars: dict[str, tuple[ipywidgets.FloatProgress, ipywidgets.HTML]] = {}
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._rows: list[Any] = []
+
+    def __call__(self, name: str, done: int, total: int | None) -> None:
+        """Record that ``done`` of ``total`` bytes of ``name`` are on disk."""
+        now = time.monotonic()
+        with self._lock:
+            finished = total is not None and done >= total
+            if not finished and now - self._last.get(name, float("-inf")) < self.interval:
+                return
+            self._last[name] = now
+            bar, label = self._bar(name)
+        if total:
+            bar.max = float(total)
+            bar.value = float(min(done, total))
+            label.value = f"{name}: {human_size(done)} of {human_size(total)}"
+        else:
+            bar.bar_style = "info"
+            label.value = f"{name}: {human_size(done)}"
+
+    def _bar(self, name: str) -> tuple[ipywidgets.FloatProgress, ipywidgets.HTML]:
+        if name not in self._bars:
+            bar = ipywidgets.FloatProgress(
+                value=0.0, min=0.0, max=1.0, layout=ipywidgets.Layout(width="240px")
+            )
+            label = ipywidgets.HTML("")
+            self._bars[name] = (bar, label)
+            self._rows.append(ipywidgets.HBox([bar, label]))
+            self.children = tuple(self._rows)
+        return self._bars[name]
+
+    @property
+    def names(self) -> Iterable[str]:
+        """The files seen so far."""
+        return list(self._bars)
