@@ -63,6 +63,7 @@ class ReplayServer:
         self.routes: dict[tuple[str, str], Route] = {}
         self.failures: dict[str, Failure] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.targets: list[str] = []
         self.active = 0
         self.peak_active = 0
         self.delay = 0.0
@@ -186,6 +187,7 @@ class ReplayServer:
         path = urlsplit(handler.path).path
         with self._lock:
             self.requests.append((method, path, dict(handler.headers.items())))
+            self.targets.append(handler.path)
             self.active += 1
             self.peak_active = max(self.peak_active, self.active)
         try:
