@@ -240,8 +240,8 @@ class Downloader:
                 done += len(chunk)
                 self._report(name, done, total)
         sink.flush()
-        expected = declared if declared is not None else ref.size
-        if expected is not None and done < expected:
+        expected = max(size for size in (declared, ref.size, 0) if size is not None)
+        if done < expected:
             raise TruncatedBodyError(f"the body was cut off after {done} of {expected} bytes")
         return done, digest.hexdigest()
 
