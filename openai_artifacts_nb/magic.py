@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from IPython.core import magic_arguments as _arguments
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from traitlets import Bool, Enum, Int, Unicode, validate
+from traitlets import Bool, Enum, Int, TraitError, Unicode, validate
 
 from openai_artifacts_nb.errors import ArtifactsError
 
@@ -33,7 +33,6 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 argument: Any = _arguments.argument
 magic_arguments: Any = _arguments.magic_arguments
 magic_kind: Any = {"cell": cell_magic, "line": line_magic}
-parse_argstring: Any = _arguments.parse_argstring
 
 
 def _flags(*decorators: Any) -> Callable[[_F], _F]:
@@ -83,7 +82,7 @@ class OpenAIMagics(Magics):
     @validate("preview_rows", "preview_columns", "preview_lines", "image_max_pixels")
     def _positive(self, proposal: Any) -> int:
         if int(proposal["value"]) < 1:
-            raise ValueError(f"{proposal['trait'].name} must be at least 1")
+            raise TraitError(f"{proposal['trait'].name} must be at least 1")
         return int(proposal["value"])
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
@@ -127,7 +126,7 @@ class OpenAIMagics(Magics):
         fenced code blocks are left as they are. Follow-up cells continue the conversation in the same
         container. Flags on the first line are expanded like any magic's (``--out {name}``).
         """
-        args = parse_argstring(self.openai, line)
+        args = self._parse(line)
         from openai_artifacts_nb import cell_output
 
         prompt = self._prompt(" ".join(args.prompt), cell)
@@ -185,6 +184,16 @@ class OpenAIMagics(Magics):
         if command == "help":
             return Notice(" ".join((self.openai_line.__doc__ or "").split()), prefix="openai:")
         raise UsageError(f"%openai {command}: unknown command; use local, stop, reset, status or help.")
+
+    def _parse(self, line: str) -> Any:
+        import shlex
+
+        try:
+            argv = shlex.split(line)
+        except ValueError as error:
+            raise UsageError(f"%%openai {line.strip()}: {error}.") from None
+        # IPython's own parse_argstring keeps quotes; shlex gives the shell's meaning of 'data set.csv'.
+        return self.openai.parser.parse_args(argv)  # type: ignore[attr-defined]
 
     @property
     def _shell(self) -> Any:

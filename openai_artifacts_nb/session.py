@@ -300,6 +300,7 @@ class ConversationSession:
         """Make sure a live container holds every input file; return the files uploaded now."""
         import openai
 
+        replace = force_new
         if self.container_id is not None and not force_new:
             try:
                 container = client.containers.retrieve(self.container_id)
@@ -311,11 +312,14 @@ class ConversationSession:
                     f"Container {self.container_id} expired; started a new one"
                     + (" and uploaded the inputs again." if self.inputs else ".")
                 )
-                self.container_id = None
+                replace = True
+        if replace:
+            # The conversation still names the dead container, so "auto" would fail: make one explicitly.
+            self.container_id = None
         known = {item.path for item in self.inputs}
         self.inputs += [InputFile(path) for path in new_files if path not in known]
         if self.container_id is None:
-            if not self.inputs:
+            if not self.inputs and not replace:
                 return []
             created = client.containers.create(name=CONTAINER_NAME)
             self.container_id = created.id
