@@ -55,7 +55,6 @@ def file_json(record: StoredFile) -> dict[str, Any]:
         "filename": record.filename,
         "purpose": record.purpose,
         "status": "processed",
-        "status_details": None,
     }
 
 
