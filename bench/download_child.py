@@ -7,7 +7,7 @@
 - ``baseline``: ``client.containers.files.content.retrieve(...).read()``, then write the bytes (forum style);
 - ``stream``: the SDK's plain streamed read: ``with_streaming_response.retrieve``, ``iter_bytes`` to a file.
 
-It prints one JSON line: seconds spent downloading, bytes written, ``ru_maxrss`` in bytes and, for ``ours``,
+It prints one JSON line: seconds spent downloading, bytes written, the peak RSS in bytes and, for ``ours``,
 the sha256 fetch recorded.
 """
 
@@ -33,6 +33,20 @@ def _cited(reply: dict[str, Any]) -> tuple[str, str, str]:
                 if note["type"] == "container_file_citation":
                     return note["container_id"], note["file_id"], note["filename"]
     raise SystemExit("the reply cites no container file")
+
+
+def peak_rss() -> int:
+    """This process image's peak resident set size, in bytes.
+
+    ``VmHWM`` counts only since ``exec``; ``getrusage(...).ru_maxrss`` is kept across ``exec`` on Linux and
+    so starts at the parent's size when it forked, which would hide a small child's peak.
+    """
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text(encoding="ascii").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def main(argv: list[str]) -> int:
@@ -74,7 +88,7 @@ def main(argv: list[str]) -> int:
     else:
         raise SystemExit(f"unknown job {job!r}")
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
+    peak = peak_rss()
     line = {"job": job, "seconds": seconds, "bytes": written, "peak_rss": peak, "sha256": digests}
     sys.stdout.write(json.dumps(line) + "\n")
     return 0

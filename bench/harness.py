@@ -18,10 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
-
-if TYPE_CHECKING:
-    from openai_artifacts_nb.local import LocalServer
+from typing import Any, Literal
 
 #: The repository root: child processes run here so ``bench`` and the package import the same way.
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,19 +183,55 @@ def run_child(args: list[str], *, timeout: float = 600.0, extra_env: dict[str, s
     return json.loads(lines[-1])
 
 
+EMULATOR_PROCESS = """
+import sys
+from openai_artifacts_nb.local import LocalServer
+server = LocalServer(request_delay=float(sys.argv[1]))
+print(server.start(), flush=True)
+sys.stdin.read()
+server.stop()
+"""
+
+
+@dataclass(frozen=True)
+class RunningEmulator:
+    """An emulator serving in its own process: what a client needs to reach it."""
+
+    base_url: str
+
+
 @contextlib.contextmanager
-def emulator(*, request_delay: float = 0.0) -> Iterator[LocalServer]:
-    """Start the local emulator on 127.0.0.1 with ``request_delay`` seconds added to every request."""
+def emulator(*, request_delay: float = 0.0) -> Iterator[RunningEmulator]:
+    """Start ``LocalServer(request_delay=...)`` in its own process and stop it afterwards.
+
+    A real API server does not share the client's CPU time and GIL; an in-process emulator would, and would
+    slow the client's downloads by serving them on the same interpreter.
+    """
     try:
-        from openai_artifacts_nb.local import LocalServer
+        import openai_artifacts_nb.local  # noqa: F401
     except ImportError as error:
         raise BenchError(f"the emulator is not available yet: {error}") from error
-    server = LocalServer(request_delay=request_delay)
-    server.start()
+    process = subprocess.Popen(
+        [sys.executable, "-c", EMULATOR_PROCESS, str(request_delay)],
+        cwd=ROOT,
+        env=child_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None and process.stdout is not None
     try:
-        yield server
+        base_url = process.stdout.readline().strip()
+        if not base_url.startswith("http"):
+            raise BenchError(f"the emulator did not start (exit status {process.poll()})")
+        yield RunningEmulator(base_url)
     finally:
-        server.stop()
+        process.stdin.close()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def python_block(code: str) -> str:
