@@ -10,6 +10,7 @@ import base64
 import io
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -389,3 +390,274 @@ def test_fetch_command_success_is_zero(
         "sales 2024 (final).csv",
     ]
     assert not (tmp_path / "cntr_f.md").exists()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Against the local emulator: real code, real files, and each misbehaviour it can be told to show.
+
+TOOLS: Any = [{"type": "code_interpreter", "container": {"type": "auto"}}]
+INCLUDE: Any = ["code_interpreter_call.outputs"]
+MAKE_FILES = (
+    "import matplotlib.pyplot as plt\n"
+    "plt.plot([1, 2, 3], [1, 4, 9])\n"
+    "plt.savefig('/mnt/data/plot.png')\n"
+    "plt.show()\n"
+    "open('/mnt/data/résumé 1.csv', 'w').write('a,b\\n1,2\\n')\n"
+    "open('/mnt/data/notes', 'w').write('plain words, no extension')\n"
+)
+
+
+def _prompt(code: str, reply: str | None = None) -> str:
+    text = f"Make some files.\n\n```python\n{code}```\n"
+    return text + (f"\n```reply\n{reply}\n```\n" if reply is not None else "")
+
+
+def _run(client: Any, code: str = MAKE_FILES, reply: str | None = None, **options: Any) -> Any:
+    return client.responses.create(
+        model="gpt-4.1", input=_prompt(code, reply), tools=TOOLS, include=INCLUDE, **options
+    )
+
+
+def _container_bytes(client: Any, container_id: str) -> dict[str, bytes]:
+    return {
+        entry.path.rsplit("/", 1)[-1]: client.containers.files.content.retrieve(
+            entry.id, container_id=container_id
+        ).read()
+        for entry in client.containers.files.list(container_id)
+    }
+
+
+def _assert_all_saved(result: FetchResult, client: Any, container_id: str) -> dict[str, Any]:
+    assert result.ok, [f.message for f in result.failures]
+    in_container = _container_bytes(client, container_id)
+    saved = {a.sandbox_path.rsplit("/", 1)[-1] if a.sandbox_path else a.filename: a for a in result.artifacts}
+    assert set(in_container) <= set(saved) | {name for name in in_container if name.startswith("cfile_")}
+    for name, data in in_container.items():
+        matching = [a for a in result.artifacts if a.path.read_bytes() == data]
+        assert matching, f"{name} was not saved"
+    by_name = {a.filename: a for a in result.artifacts}
+    assert by_name["plot.png"].mime_type == "image/png"
+    assert by_name["résumé 1.csv"].mime_type == "text/csv"
+    assert by_name["notes.txt"].mime_type == "text/plain"
+    assert "sandbox:" not in result.text
+    return by_name
+
+
+def test_emulator_reply_object(tmp_path: Path, client: Any) -> None:
+    started = time.time()
+    response = _run(client)
+    container_id = response.output[0].container_id
+    result = fetch(
+        response, out_dir=tmp_path / "art", client=client, link_base=tmp_path, turn_started_at=started
+    )
+    by_name = _assert_all_saved(result, client, container_id)
+    shown = [a for a in result.artifacts if "image_output" in a.found_by]
+    assert (
+        len(shown) == 1 and "image_citation" in shown[0].found_by and shown[0].filename.startswith("cfile_")
+    )
+    assert "[plot.png](art/plot.png)" in result.text
+    assert "(art/r%C3%A9sum%C3%A9%201.csv)" in result.text
+    assert by_name["notes.txt"].found_by == ("citation",)
+    assert len(result.artifacts) == 4
+
+
+def test_emulator_streamed_events_and_stream_helper(tmp_path: Path, client: Any) -> None:
+    events = list(
+        client.responses.create(
+            model="m", input=_prompt(MAKE_FILES), tools=TOOLS, include=INCLUDE, stream=True
+        )
+    )
+    container_id = next(
+        e.item.container_id
+        for e in events
+        if getattr(e, "item", None) is not None and e.item.type == "code_interpreter_call"
+    )
+    result = fetch(events, out_dir=tmp_path / "a", client=client)
+    _assert_all_saved(result, client, container_id)
+    with client.responses.stream(
+        model="m", input=_prompt(MAKE_FILES), tools=TOOLS, include=INCLUDE
+    ) as stream:
+        final = stream.get_final_response()
+    result = fetch(final, out_dir=tmp_path / "b", client=client)
+    _assert_all_saved(result, client, final.output[0].container_id)
+
+
+def test_emulator_without_annotations_uses_the_listing(tmp_path: Path, client: Any, emulator: Any) -> None:
+    emulator.faults.annotations = False
+    started = time.time()
+    response = _run(client)
+    assert all(
+        not part.annotations for item in response.output if item.type == "message" for part in item.content
+    )
+    result = fetch(response, out_dir=tmp_path, client=client, turn_started_at=started)
+    by_name = _assert_all_saved(result, client, response.output[0].container_id)
+    assert by_name["plot.png"].found_by == ("container_listing",)
+    assert "[plot.png](plot.png)" in result.text
+
+
+@pytest.mark.parametrize("style", ["double_slash", "triple_slash", "short", "percent", "none"])
+def test_emulator_link_styles(tmp_path: Path, client: Any, emulator: Any, style: str) -> None:
+    emulator.faults.link_style = style
+    response = _run(client)
+    assert (style == "none") or "sandbox:" in response.output_text
+    result = fetch(response, out_dir=tmp_path, client=client)
+    _assert_all_saved(result, client, response.output[0].container_id)
+    if style != "none":
+        assert "(plot.png)" in result.text and "(r%C3%A9sum%C3%A9%201.csv)" in result.text
+
+
+def test_emulator_exact_reply_with_every_link_form(tmp_path: Path, client: Any) -> None:
+    reply = (
+        "Chart: ![chart](sandbox://mnt/data/plot.png)\n"
+        "Data: sandbox:/mnt/data/r%C3%A9sum%C3%A9%201.csv, notes <sandbox:/notes> "
+        "and `sandbox:/mnt/data/plot.png`.\n"
+        '<a href="sandbox:/mnt/data/notes">html</a> and [missing](sandbox:/mnt/data/never.txt)'
+    )
+    response = _run(client, reply=reply)
+    result = fetch(response, out_dir=tmp_path, client=client)
+    assert result.text == (
+        "Chart: ![chart](plot.png)\n"
+        "Data: [résumé 1.csv](r%C3%A9sum%C3%A9%201.csv), notes [notes.txt](notes.txt) and `plot.png`.\n"
+        '<a href="notes.txt">html</a> and missing (*⚠ never.txt was not among the files this reply produced*)'
+    )
+
+
+@pytest.mark.parametrize("status", [429, 500])
+def test_emulator_transient_errors_are_retried(
+    tmp_path: Path, client: Any, emulator: Any, status: int
+) -> None:
+    response = _run(client)
+    emulator.faults.fail_next(2, status=status)
+    result = fetch(response, out_dir=tmp_path, client=client)
+    _assert_all_saved(result, client, response.output[0].container_id)
+
+
+def test_emulator_persistent_errors_lose_nothing(tmp_path: Path, client: Any, emulator: Any) -> None:
+    response = _run(client)
+    emulator.faults.fail_next(40, status=500, should_retry=False)
+    broken = fetch(response, out_dir=tmp_path, client=client)
+    # Only the image output, whose bytes came inside the reply, could be saved.
+    assert not broken.ok and [a.found_by for a in broken.artifacts] == [("image_output",)]
+    assert all("500" in failure.message for failure in broken.failures)
+    assert "sandbox:" not in broken.text and "could not be saved" in broken.text
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
+        "image_1.png",
+        MANIFEST_NAME,
+    ]
+    emulator.faults.reset()
+    fixed = fetch(response, out_dir=tmp_path, client=client)
+    _assert_all_saved(fixed, client, response.output[0].container_id)
+
+
+def test_emulator_cut_off_downloads(tmp_path: Path, client: Any, emulator: Any) -> None:
+    response = _run(client)
+    emulator.faults.truncate_downloads(2, fraction=0.5)
+    result = fetch(response, out_dir=tmp_path / "once", client=client, max_workers=1)
+    _assert_all_saved(result, client, response.output[0].container_id)
+
+    emulator.faults.truncate_downloads(100, fraction=0.3)
+    result = fetch(response, out_dir=tmp_path / "always", client=client)
+    assert not result.ok
+    assert all("could not be downloaded after 3 attempts" in f.message for f in result.failures)
+    saved = sorted(p.name for p in (tmp_path / "always").iterdir() if not p.name.startswith("."))
+    assert saved == ["image_1.png", MANIFEST_NAME]  # the image output came inside the reply
+    assert not list((tmp_path / "always").glob(".*.part"))
+
+
+def test_emulator_expired_container(tmp_path: Path, client: Any, emulator: Any) -> None:
+    response = _run(client)
+    container_id = response.output[0].container_id
+    assert emulator.faults.expire_container(container_id) == [container_id]
+    result = fetch(response, out_dir=tmp_path, client=client)
+    # The displayed image survives: its bytes came inside the reply as an image output.
+    assert [a.found_by for a in result.artifacts] == [("image_output",)]
+    cited = {
+        a.file_id for item in response.output if item.type == "message" for a in item.content[0].annotations
+    }
+    assert {failure.file_id for failure in result.failures} == cited
+    for failure in result.failures:
+        assert isinstance(failure.error, ContainerExpiredError)
+        assert container_id in failure.message and failure.file_id in failure.message
+    assert "sandbox:" not in result.text
+    expired = f"its container {container_id.replace('_', chr(92) + '_')} expired"
+    # An expired container lists nothing, so a link the reply did not cite cannot be matched to a file.
+    assert result.text.count(expired) + result.text.count("was not among the files") == 3
+
+
+def test_emulator_container_expiring_mid_conversation(tmp_path: Path, client: Any, emulator: Any) -> None:
+    first = _run(client, "open('/mnt/data/first.txt', 'w').write('one')\n")
+    saved = fetch(first, out_dir=tmp_path, client=client)
+    assert [a.filename for a in saved.artifacts] == ["first.txt"]
+    emulator.faults.expire_after_responses(1)
+    second = _run(client, "open('/mnt/data/second.txt', 'w').write('two')\n", previous_response_id=first.id)
+    result = fetch(second, out_dir=tmp_path, client=client)
+    [failure] = result.failures
+    assert isinstance(failure.error, ContainerExpiredError) and failure.filename == "second.txt"
+    assert (tmp_path / "first.txt").read_text() == "one"
+    assert not (tmp_path / "second.txt").exists()
+
+
+def test_emulator_turn_started_at_keeps_earlier_files_out(tmp_path: Path, client: Any, emulator: Any) -> None:
+    emulator.faults.annotations = False
+    first = _run(client, "open('/mnt/data/early.txt', 'w').write('1')\n")
+    time.sleep(1.1)
+    started = time.time()
+    second = _run(client, "open('/mnt/data/late.txt', 'w').write('2')\n", previous_response_id=first.id)
+    result = fetch(second, out_dir=tmp_path, client=client, turn_started_at=started)
+    assert [(a.filename, a.found_by) for a in result.artifacts] == [("late.txt", ("container_listing",))]
+
+
+def test_emulator_ids_and_cli(
+    tmp_path: Path, client: Any, emulator: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    response = _run(client)
+    container_id = response.output[0].container_id
+    by_id = fetch(response.id, out_dir=tmp_path / "resp", client=client)
+    _assert_all_saved(by_id, client, container_id)
+    whole = fetch(container_id, out_dir=tmp_path / "cntr", client=client)
+    assert sorted(a.filename for a in whole.artifacts if not a.filename.startswith("cfile_")) == [
+        "notes.txt",
+        "plot.png",
+        "résumé 1.csv",
+    ]
+    assert all(a.found_by == ("container",) for a in whole.artifacts)
+    upload = client.files.create(file=("upload.json", b'{"k": 1}'), purpose="user_data")
+    [single] = fetch(upload.id, out_dir=tmp_path / "file", client=client).artifacts
+    assert (single.filename, single.mime_type, single.path.read_bytes()) == (
+        "upload.json",
+        "application/json",
+        b'{"k": 1}',
+    )
+
+    status = fetch_command([response.id, container_id], out=str(tmp_path / "cli"), base_url=emulator.base_url)
+    assert status == 0, capsys.readouterr().err
+    markdown = (tmp_path / "cli" / f"{response.id}.md").read_text()
+    assert "sandbox:" not in markdown and "(plot.png)" in markdown
+    assert len(json.loads((tmp_path / "cli" / MANIFEST_NAME).read_text())["artifacts"]) == 4
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_emulator_assistants_thread(tmp_path: Path, client: Any) -> None:
+    assistant = client.beta.assistants.create(model="gpt-4o", tools=[{"type": "code_interpreter"}])
+    thread = client.beta.threads.create()
+    client.beta.threads.messages.create(
+        thread.id,
+        role="user",
+        content=_prompt(
+            "import matplotlib.pyplot as plt\nplt.plot([1, 2], [3, 4])\nplt.show()\n"
+            "open('/mnt/data/squares.csv', 'w').write('x,y\\n1,1\\n')\n"
+        ),
+    )
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    assert run.status == "completed"
+    result = fetch(thread.id, out_dir=tmp_path, client=client)
+    assert result.ok and result.source_kind == "thread"
+    kinds = sorted((a.mime_type, a.found_by) for a in result.artifacts)
+    assert kinds == [("image/png", ("image_file",)), ("text/csv", ("file_path",))]
+    [csv] = [a for a in result.artifacts if a.mime_type == "text/csv"]
+    assert (csv.filename, csv.path.read_bytes()) == ("squares.csv", b"x,y\n1,1\n")
+    assert "sandbox:" not in result.text and "(squares.csv)" in result.text
+    messages = list(client.beta.threads.messages.list(thread.id))
+    assert [a.filename for a in fetch(messages, out_dir=tmp_path, client=client).artifacts] == [
+        a.filename for a in result.artifacts
+    ]
