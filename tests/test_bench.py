@@ -143,3 +143,30 @@ def test_command_line_runs_one_case_and_writes_json(
     printed = capsys.readouterr().out
     assert "9 missing" in printed and "ERROR" in printed
     assert json.loads(out.read_text(encoding="utf-8"))["cases"][0]["number"] == 9
+
+
+def test_long_stream_case_replays_real_deltas_in_a_kernel(smoke: Settings) -> None:
+    from bench import long_stream
+
+    rows = long_stream.run(smoke)
+    _assert_rows(rows, count=2)
+    total, growth = rows
+    deltas = total.details["deltas"]
+    assert deltas["50"] >= 50 and deltas["500"] >= 500  # one delta per word, as the emulator streams them
+    assert total.details["redraws"]["500"] >= 1
+    assert growth.reference is not None and growth.ratio is not None
+    assert growth.target == "linear: ≤ 15×"
+
+
+def test_notebook_weight_case_weighs_each_artifact(smoke: Settings) -> None:
+    from bench import notebook_weight
+
+    rows = notebook_weight.run(smoke)
+    _assert_rows(rows, count=3)
+    for row, (kind, name, _) in zip(rows, notebook_weight.ARTIFACTS, strict=True):
+        assert kind in row.what and name in row.what
+        assert row.ours.unit == "KiB" and row.ours.median > 0
+        assert row.details["file_bytes"] > 100_000
+        assert row.details["embedded_twice"] is False
+    png = rows[0]
+    assert {"image/png", "image/jpeg", "image/webp"} & set(png.details["output_types"])
