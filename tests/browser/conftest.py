@@ -1,0 +1,116 @@
+"""Fixtures for the browser tests: Debian's Chromium driven by Playwright, a real JupyterLab on 127.0.0.1.
+
+Chromium is the system one (``/usr/bin/chromium``; no browser can be downloaded here), launched headless with
+background networking off. Without it the tests skip, except in CI (``CI=true``), where a missing browser is
+a failure: CI installs it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from tests.browser.jupyter_server import JupyterServer, running_server
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS = REPO / "notebooks"
+OUTPUT_DIR = REPO / "tests" / "output"
+CHROMIUM = Path(os.environ.get("OAI_CHROMIUM", "/usr/bin/chromium"))
+# Without the background-networking flags Chromium keeps dialling out on this closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DEFAULT_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="session")
+def chromium_executable() -> Path:
+    """The system Chromium; skip without it, but fail in CI, which must have installed it."""
+    if CHROMIUM.exists() and os.access(CHROMIUM, os.X_OK):
+        return CHROMIUM
+    reason = f"Chromium not found at {CHROMIUM} (install Debian's package: apt-get install chromium)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}; CI must install it", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def playwright_driver(chromium_executable: Path) -> Iterator[Playwright]:
+    """The Playwright driver for the session."""
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver: Playwright, chromium_executable: Path) -> Iterator[Browser]:
+    """Headless Chromium; Playwright gives it a fresh, empty profile folder on every launch."""
+    browser = playwright_driver.chromium.launch(
+        executable_path=str(chromium_executable), headless=True, args=CHROMIUM_ARGS
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="session")
+def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A temporary copy of ``notebooks/``: the folder JupyterLab serves, so runs never touch the repo."""
+    root = tmp_path_factory.mktemp("lab-root")
+    if NOTEBOOKS.is_dir():
+        ignore = shutil.ignore_patterns("*_artifacts", "*.executed.ipynb")
+        shutil.copytree(NOTEBOOKS, root, dirs_exist_ok=True, ignore=ignore)
+    return root
+
+
+@pytest.fixture(scope="session")
+def jupyter_server(
+    lab_root: Path, tmp_path_factory: pytest.TempPathFactory, chromium_executable: Path
+) -> Iterator[JupyterServer]:
+    """JupyterLab on 127.0.0.1 (a free port, a token), serving ``lab_root``, shut down after the session."""
+    with running_server(lab_root, tmp_path_factory.mktemp("jupyter-home")) as server:
+        yield server
+
+
+def _new_context(browser: Browser) -> BrowserContext:
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    return context
+
+
+@pytest.fixture
+def browser_context(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh browser context (own cookies, downloads accepted) for one test."""
+    context = _new_context(browser)
+    yield context
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def module_page(browser: Browser) -> Iterator[Page]:
+    """A page in a fresh context shared by one module's tests (one expensive "run all", many checks)."""
+    context = _new_context(browser)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def page(browser_context: BrowserContext) -> Page:
+    """A page in the test's browser context."""
+    return browser_context.new_page()
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    """``tests/output/`` (gitignored): where screenshots and other test outputs are kept."""
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    return OUTPUT_DIR
