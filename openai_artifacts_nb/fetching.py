@@ -287,16 +287,22 @@ def fetch(
             )
             continue
         twin_key = by_sha.get(outcome.sha256)
-        if ref.store == "inline" and twin_key is not None:
+        if twin_key is not None and "inline" in (ref.store, twin_key[0]):
+            # A displayed image arrives twice, as an image output and as a container file: one file.
             outcome.path.unlink(missing_ok=True)
-            twin = by_key[twin_key]
+            twin = by_key.pop(twin_key)
             assert isinstance(twin, SavedArtifact)
-            by_key[twin_key] = SavedArtifact(
-                **{
-                    **twin.__dict__,
-                    "found_by": twin.found_by + tuple(w for w in ref.found_by if w not in twin.found_by),
-                }
+            keep_key = twin_key if ref.store == "inline" else ref.key
+            keeper = (
+                twin
+                if ref.store == "inline"
+                else saver.saved(outcome.ref, twin.path, twin.mime_type, twin.size, twin.sha256)
             )
+            found_by = keeper.found_by + tuple(
+                way for way in (twin.found_by + ref.found_by) if way not in keeper.found_by
+            )
+            by_key[keep_key] = SavedArtifact(**{**keeper.__dict__, "found_by": found_by})
+            by_sha[outcome.sha256] = keep_key
             continue
         try:
             artifact = saver.place(outcome)
