@@ -100,7 +100,7 @@ def run_and_show(
         progress=progress,
     )
     if progress_handle is not None:
-        progress_handle.update(Notice(f"{len(result.artifacts)} file(s) saved.", prefix=""))
+        progress_handle.update(_Empty())
         progress.close()
     view.finish(ReplyView(result.text, result.code_runs))
     if not options.quiet:
@@ -115,6 +115,13 @@ def run_and_show(
         )
     )
     return result
+
+
+class _Empty:
+    """Nothing to show: what the progress bars' output becomes once the files are saved."""
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict[str, str]:
+        return {"text/plain": ""}
 
 
 def _show_artifact(artifact: Any, options: DisplayOptions) -> None:

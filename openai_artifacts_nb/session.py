@@ -177,6 +177,7 @@ class ConversationSession:
         self.container_id: str | None = None
         self.inputs: list[InputFile] = []
         self.turns = 0
+        self._shown: set[tuple[str | None, str | None]] = set()
 
     def reset(self) -> None:
         """Forget the conversation, the container and the inputs: the next prompt starts fresh."""
@@ -184,6 +185,7 @@ class ConversationSession:
         self.container_id = None
         self.inputs = []
         self.turns = 0
+        self._shown = set()
 
     def run(
         self,
@@ -280,7 +282,7 @@ class ConversationSession:
         )
         return PromptResult(
             text=saved.text or (getattr(response, "output_text", "") or ""),
-            artifacts=list(saved.artifacts),
+            artifacts=self._new_this_turn([*saved.artifacts, *getattr(saved, "skipped", [])], response),
             failures=list(saved.failures),
             response_id=response.id,
             container_id=self.container_id,
@@ -293,6 +295,23 @@ class ConversationSession:
             seconds=time.time() - started,
             status=status,
         )
+
+    def _new_this_turn(self, artifacts: list[Any], response: Any) -> list[Any]:
+        """Drop files an earlier turn already showed unless this reply cites them again; no file twice.
+
+        The container listing finds every file made since the turn began, to the second; a quick earlier
+        turn's files can fall in that second, and showing them again would repeat the previous cell.
+        """
+        cited = _cited_keys(response)
+        fresh = []
+        for artifact in artifacts:
+            key = (artifact.container_id, artifact.file_id)
+            if key in self._shown and key not in cited:
+                continue
+            self._shown.add(key)
+            cited.discard(key)
+            fresh.append(artifact)
+        return fresh
 
     def _prepare_container(
         self, client: OpenAI, new_files: list[Path], notify: Callable[[str], None], *, force_new: bool = False
@@ -378,6 +397,17 @@ def _consume(events: Any, on_event: Callable[[Any], None] | None) -> Any:
     if final is None:
         raise ReplyError("The reply stream ended before the response was complete; run the cell again.")
     return final
+
+
+def _cited_keys(response: Any) -> set[tuple[str | None, str | None]]:
+    """The (container id, file id) of every file the reply's text cites."""
+    keys: set[tuple[str | None, str | None]] = set()
+    for item in getattr(response, "output", None) or []:
+        for part in getattr(item, "content", None) or []:
+            for note in getattr(part, "annotations", None) or []:
+                if getattr(note, "type", "") == "container_file_citation":
+                    keys.add((getattr(note, "container_id", None), getattr(note, "file_id", None)))
+    return keys
 
 
 def _check_files(paths: Iterable[Path]) -> None:

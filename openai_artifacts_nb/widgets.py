@@ -80,35 +80,32 @@ class ArtifactDownload(ipywidgets.VBox):  # type: ignore[misc]
             layout=ipywidgets.Layout(width="auto"),
         )
         self.button.add_class("oai-artifact-download")
-        self.progress = ipywidgets.IntProgress(
-            value=0,
-            min=0,
-            max=max(size, 1),
-            description="",
-            layout=ipywidgets.Layout(display="none", width="320px"),
-        )
-        self.progress.add_class("oai-download-progress")
-        self.status = ipywidgets.HTML("")
         self.channel = ipywidgets.Output(layout=ipywidgets.Layout(display="none"))
-        super().__init__([ipywidgets.HBox([self.button, self.progress, self.status]), self.channel])
+        self.progress: Any = None  # made on the first large download: fewer widgets in a saved notebook
+        super().__init__([self.button, self.channel])
         self.add_class("oai-artifact-download-box")
-        self.button.on_click(self._send)
+        self.button.on_click(self._deliver)
         self.sent_chunks = 0
 
-    def _send(self, _button: Any = None) -> None:
+    def _progress_bar(self, size: int) -> Any:
+        if self.progress is None:
+            self.progress = ipywidgets.IntProgress(value=0, min=0, max=max(size, 1))
+            self.progress.add_class("oai-download-progress")
+            self.children = (self.button, self.progress, self.channel)
+        self.progress.max = max(size, 1)
+        self.progress.value = 0
+        self.progress.layout.display = None
+        return self.progress
+
+    def _deliver(self, _button: Any = None) -> None:
         """Send the saved file to the browser, chunk by chunk, then trigger the download."""
         if not self.path.is_file():
-            self.status.value = (
-                f'<span class="oai-error" style="color:#b00020">{self.filename} is no longer on disk</span>'
-            )
+            self.button.description = f"{self.filename} is no longer on disk"
+            self.button.button_style = "danger"
             return
         token = json.dumps(secrets.token_hex(8))
         size = self.path.stat().st_size
-        show_progress = size > self.progress_over
-        if show_progress:
-            self.progress.max = max(size, 1)
-            self.progress.value = 0
-            self.progress.layout.display = None
+        progress = self._progress_bar(size) if size > self.progress_over else None
         self.button.disabled = True
         self.sent_chunks = 0
         try:
@@ -119,15 +116,15 @@ class ArtifactDownload(ipywidgets.VBox):  # type: ignore[misc]
                     self.channel.outputs = (_script_output(_KEEP_CHUNK.format(token=token, data=data)),)
                     sent += len(chunk)
                     self.sent_chunks += 1
-                    if show_progress:
-                        self.progress.value = sent
+                    if progress is not None:
+                        progress.value = sent
             save = _SAVE.format(token=token, mime=json.dumps(self.mime_type), name=json.dumps(self.filename))
             self.channel.outputs = (_script_output(save),)
-            self.status.value = ""
         finally:
             self.channel.outputs = ()
             self.button.disabled = False
-            self.progress.layout.display = "none"
+            if progress is not None:
+                progress.layout.display = "none"
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         bundle = super()._repr_mimebundle_(**kwargs)

@@ -1,0 +1,137 @@
+"""Run a notebook headless with the extension: ``openai-artifacts run`` and ``openai-artifacts demo``.
+
+:func:`execute_notebook` runs every cell in a real kernel (nbclient), with the kernel told which notebook it
+runs (``OPENAI_ARTIFACTS_NOTEBOOK``) so artifacts land beside it in ``<name>_artifacts/``, and with
+``OPENAI_ARTIFACTS_BACKEND=local`` when asked, so the magic uses its embedded emulator: no key, no network.
+The executed notebook is written (by default ``<name>.executed.ipynb`` beside the original, even when a cell
+failed, so the failure can be read). The commands print where everything went.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openai_artifacts_nb.errors import ConfigurationError
+from openai_artifacts_nb.notebook_path import NOTEBOOK_ENV
+
+__all__ = ["RunReport", "demo_command", "execute_notebook", "run_command"]
+
+BACKEND_ENV = "OPENAI_ARTIFACTS_BACKEND"
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """Where a headless run wrote things, and the first error if a cell failed."""
+
+    notebook: Path
+    executed: Path
+    artifacts_dir: Path
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether every cell ran."""
+        return self.error is None
+
+    def artifact_files(self) -> list[Path]:
+        """The files saved beside the notebook (manifest excluded)."""
+        if not self.artifacts_dir.is_dir():
+            return []
+        return sorted(
+            path
+            for path in self.artifacts_dir.rglob("*")
+            if path.is_file() and not path.name.startswith(".") and path.name != "manifest.json"
+        )
+
+
+def execute_notebook(
+    notebook: str | os.PathLike[str],
+    *,
+    local: bool = False,
+    output: str | os.PathLike[str] | None = None,
+    timeout: float = 600.0,
+    kernel_name: str | None = None,
+) -> RunReport:
+    """Execute ``notebook`` in a fresh kernel and write the executed copy; return a :class:`RunReport`."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    path = Path(notebook).expanduser().resolve()
+    if not path.is_file():
+        raise ConfigurationError(f"{notebook}: no such notebook.")
+    executed = (
+        Path(output).expanduser().resolve() if output else path.with_name(f"{path.stem}.executed.ipynb")
+    )
+    document = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+    env = dict(os.environ)
+    env[NOTEBOOK_ENV] = str(path)
+    if local:
+        env[BACKEND_ENV] = "local"
+    options: dict[str, Any] = {"timeout": timeout, "resources": {"metadata": {"path": str(path.parent)}}}
+    if kernel_name:
+        options["kernel_name"] = kernel_name
+    client = NotebookClient(document, **options)
+    error = None
+    try:
+        client.execute(env=env)
+    except CellExecutionError as failure:
+        error = _one_line(failure)
+    except Exception as failure:  # a kernel that died or timed out: still write what ran
+        error = f"{type(failure).__name__}: {failure}".splitlines()[0]
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(document, executed)  # type: ignore[no-untyped-call]
+    return RunReport(path, executed, path.parent / f"{path.stem}_artifacts", error)
+
+
+def _one_line(failure: Exception) -> str:
+    name = getattr(failure, "ename", "") or type(failure).__name__
+    value = getattr(failure, "evalue", "") or str(failure)
+    lines = [line for line in str(value).splitlines() if line.strip()]
+    return f"{name}: {lines[0] if lines else ''}".strip()
+
+
+def run_command(
+    notebook: str,
+    *,
+    local: bool = False,
+    output: str | None = None,
+    timeout: float = 600.0,
+) -> int:
+    """``openai-artifacts run``: execute ``notebook``, print where things went, return the exit status."""
+    report = execute_notebook(notebook, local=local, output=output, timeout=timeout)
+    _describe(report)
+    return 0 if report.ok else 1
+
+
+def demo_command() -> int:
+    """``openai-artifacts demo``: run ``notebooks/quickstart.ipynb`` on the embedded emulator."""
+    for root in (Path.cwd(), Path(__file__).resolve().parent.parent):
+        quickstart = root / "notebooks" / "quickstart.ipynb"
+        if quickstart.is_file():
+            sys.stdout.write(f"Running {_shown(quickstart)} on the local emulator (no key, no network)...\n")
+            return run_command(str(quickstart), local=True)
+    raise ConfigurationError("notebooks/quickstart.ipynb not found: run the demo from the project folder.")
+
+
+def _describe(report: RunReport) -> None:
+    files = report.artifact_files()
+    sys.stdout.write(f"Executed notebook: {_shown(report.executed)}\n")
+    sys.stdout.write(
+        f"Artifacts: {_shown(report.artifacts_dir)}/ ({len(files)} file{'s' if len(files) != 1 else ''})\n"
+    )
+    for path in files:
+        sys.stdout.write(f"  {_shown(path)}\n")
+    if report.error:
+        sys.stderr.write(f"openai-artifacts: a cell failed: {report.error}\n")
+
+
+def _shown(path: Path) -> str:
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
