@@ -35,6 +35,7 @@ from openai_artifacts_nb.download import Download, Downloader, ProgressCallback
 from openai_artifacts_nb.errors import (
     ApiError,
     ArtifactsError,
+    ConfigurationError,
     ContainerExpiredError,
     DownloadError,
     FileMissingError,
@@ -101,11 +102,14 @@ class FetchResult:
         return not self.failures
 
 
-def _api_error(error: Exception, what: str) -> ApiError:
+def _api_error(error: Exception, what: str, client: OpenAI | None = None) -> ApiError:
     import openai
 
     status = getattr(error, "status_code", None)
     message = " ".join(str(getattr(error, "message", error)).split())
+    key = getattr(client, "api_key", None)
+    if isinstance(key, str) and len(key) >= 4:
+        message = message.replace(key, "[redacted]")
     if isinstance(error, openai.NotFoundError):
         return ApiError(
             f"{what} was not found ({message})",
@@ -135,7 +139,7 @@ def _collect(source: Any, client: OpenAI | None) -> tuple[Collection, OpenAI | N
         try:
             return collect_id(source, client), client
         except openai.APIError as error:
-            raise _api_error(error, source.strip()) from None
+            raise _api_error(error, source.strip(), client) from None
     collection = collect(source)
     needs_api = bool(collection.container_ids) or any(ref.store != "inline" for ref in collection.artifacts)
     return collection, (_client(client) if needs_api else client)
@@ -156,7 +160,7 @@ def _listing_failure(collection: Collection, client: OpenAI, since: float | None
                 container_id=container_id,
             )
         else:
-            detail = _api_error(error, f"listing container {container_id}")
+            detail = _api_error(error, f"listing container {container_id}", client)
             problem = DownloadError(str(detail), container_id=container_id)
         return [ArtifactFailure("(container listing)", container_id, None, problem, str(problem))]
     return []
@@ -249,7 +253,12 @@ def fetch(
     saved. Raises :class:`~openai_artifacts_nb.errors.ReplyError` for a source it cannot read and
     :class:`~openai_artifacts_nb.errors.ApiError` when an id cannot be looked up.
     """
-    folder = ArtifactFolder(out_dir)
+    try:
+        folder = ArtifactFolder(out_dir)
+    except OSError as error:
+        raise ConfigurationError(
+            f"cannot use {os.fspath(out_dir)!r} as the output folder: {error.strerror or error}"
+        ) from None
     base = Path(link_base).resolve() if link_base is not None else folder.directory
     manifest = Manifest(folder.directory)
     collection, api = _collect(source, client)

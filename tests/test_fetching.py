@@ -16,7 +16,13 @@ from typing import Any
 
 import pytest
 
-from openai_artifacts_nb.errors import ApiError, ContainerExpiredError, FileMissingError, ReplyError
+from openai_artifacts_nb.errors import (
+    ApiError,
+    ConfigurationError,
+    ContainerExpiredError,
+    FileMissingError,
+    ReplyError,
+)
 from openai_artifacts_nb.fetching import FetchResult, fetch, fetch_command
 from openai_artifacts_nb.manifest import MANIFEST_NAME
 from tests.plugins.engine import TEST_API_KEY, ReplayServer
@@ -330,6 +336,26 @@ def test_by_file_id_and_thread_id(tmp_path: Path, replay_server: ReplayServer, r
         None,
     )
     assert result.source_kind == "file" and result.text == ""
+
+
+def test_engine_imports_neither_ipython_nor_ipywidgets() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, openai_artifacts_nb.fetching, openai_artifacts_nb.collect, openai_artifacts_nb.links;"
+        "print(sorted(m for m in ('IPython', 'ipywidgets', 'pandas') if m in sys.modules))"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == "[]"
+
+
+def test_output_folder_that_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("x")
+    with pytest.raises(ConfigurationError, match=r"cannot use .* as the output folder"):
+        fetch(
+            {"id": "resp_x", "object": "response", "created_at": 1, "output": []}, out_dir=tmp_path / "taken"
+        )
 
 
 def test_bad_sources(tmp_path: Path, replay_client: Any) -> None:
