@@ -37,6 +37,7 @@ _BARE_STOP = re.compile(r"[\s<>\"'`\[\]{}|]")
 _TITLE = re.compile(r"^(?P<target>.*?\S)\s+(?P<title>\"[^\"]*\"|'[^']*'|\([^()]*\))\s*$", re.DOTALL)
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
 _MOUNT_PREFIX = "mnt/data/"
+_REFERENCE_DEFINITION = re.compile(r" {0,3}\[[^\]\n]+\]:[ \t]*$")
 
 
 def escape_markdown(text: str) -> str:
@@ -333,9 +334,13 @@ def _rewrite_other(
 ) -> _Edit:
     """Rewrite a ``sandbox:`` target that is not a Markdown link: HTML attribute, autolink, code or bare."""
     before = text[position - 1] if position > 0 else ""
-    if before in "\"'":
+    line_start = text.rfind("\n", 0, position) + 1
+    if before and before in "\"'":
         close = text.find(before, position)
         end = close if close > 0 else _bare_end(text, position)
+        kind = "attribute"
+    elif _REFERENCE_DEFINITION.match(text, line_start, position):
+        end = _bare_end(text, position)
         kind = "attribute"
     elif before == "<" and text.find(">", position) > 0:
         end = text.find(">", position)

@@ -143,6 +143,15 @@ def test_autolink_code_span_and_html_attribute() -> None:
     assert result == 'Auto [a b.png](out/a%20b.png), code `out/a b.png`, <img src="out/a%20b.png">'
 
 
+def test_link_at_the_very_start_and_reference_definitions() -> None:
+    table = _table(("d.csv", "out/d.csv", None))
+    assert rewrite_links("sandbox:/mnt/data/d.csv is here", table) == "[d.csv](out/d.csv) is here"
+    text = "See [the data][1].\n\n[1]: sandbox:/mnt/data/d.csv\n"
+    result = rewrite_links(text, table)
+    assert result == "See [the data][1].\n\n[1]: out/d.csv\n"
+    assert _links(result) == [("link", "out/d.csv", "the data")]
+
+
 def test_label_that_repeats_the_sandbox_url_is_cleaned() -> None:
     table = _table(("x.csv", "out/x.csv", None))
     result = rewrite_links("[sandbox:/mnt/data/x.csv](sandbox:/mnt/data/x.csv)", table)
@@ -255,7 +264,7 @@ def _documents(draw: st.DrawFn) -> tuple[str, list[str], dict[str, bool], list[t
         parts.append(text)
         if index < len(links):
             form, target, _ = links[index]
-            parts.append(" " + form.format(target) + " ")
+            parts.append(draw(st.sampled_from(["", " "])) + form.format(target) + " ")
     return "".join(parts), prose, saved, links
 
 
