@@ -153,11 +153,14 @@ class ArtifactFolder:
         is then deleted). Raises ``FileExistsError`` when no free name is found within ``max_candidates``.
         """
         base = safe_filename(name)
+        size = temporary.stat().st_size
         with self._lock:
             for number in range(max_candidates):
                 candidate = self.directory / numbered_name(base, number)
                 if candidate.exists():
-                    if candidate.is_file() and sha256_of_file(candidate) == sha256:
+                    # Hash an existing file only when its size could match: a big file is read once, at most.
+                    same_size = candidate.is_file() and candidate.stat().st_size == size
+                    if same_size and sha256_of_file(candidate) == sha256:
                         temporary.unlink(missing_ok=True)
                         return candidate, True
                     continue
