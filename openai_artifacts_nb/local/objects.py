@@ -45,17 +45,19 @@ def container_file_json(record: ContainerFile) -> dict[str, Any]:
 
 
 def file_json(record: StoredFile) -> dict[str, Any]:
-    """Return a Files ``file`` object."""
-    return {
+    """Return a Files ``file`` object (``expires_at`` only when set: the SPEC types it as a plain integer)."""
+    body: dict[str, Any] = {
         "id": record.id,
         "object": "file",
         "bytes": record.bytes,
         "created_at": record.created_at,
-        "expires_at": record.expires_at,
         "filename": record.filename,
         "purpose": record.purpose,
         "status": "processed",
     }
+    if record.expires_at is not None:
+        body["expires_at"] = record.expires_at
+    return body
 
 
 def deleted_json(object_id: str, kind: str) -> dict[str, Any]:

@@ -19,7 +19,8 @@ NO_CODE_REPLY = (
     "This is the local OpenAI emulator. It runs the Python in fenced ```python blocks of your prompt; "
     "this prompt had none, so there was nothing to run."
 )
-_SANDBOX_TARGET = re.compile(r"sandbox:[^\s()\[\]<>\"']+")
+_LINK_TARGET = re.compile(r"\]\((sandbox:[^)\n]+)\)")
+_BARE_TARGET = re.compile(r"sandbox:[^\s()\[\]<>\"']+")
 
 
 @dataclass(frozen=True)
@@ -79,16 +80,23 @@ def _target_name(target: str) -> str:
 
 
 def find_citations(text: str, files: Sequence[MadeFile]) -> list[Citation]:
-    """Return a citation for every ``sandbox:`` target in ``text`` that names one of ``files``."""
+    """Return a citation for every ``sandbox:`` target in ``text`` that names one of ``files``.
+
+    Targets of Markdown links run to the closing parenthesis (names may hold spaces); bare ``sandbox:``
+    mentions run to the next space.
+    """
     by_name = {f.name: f for f in files}
     by_base = {f.name.rsplit("/", 1)[-1]: f for f in files}
+    spans = [match.span(1) for match in _LINK_TARGET.finditer(text)]
+    for match in _BARE_TARGET.finditer(text):
+        if not any(start <= match.start() < end for start, end in spans):
+            spans.append(match.span())
     citations = []
-    for match in _SANDBOX_TARGET.finditer(text):
-        name = _target_name(match.group(0))
+    for start, end in sorted(spans):
+        name = _target_name(text[start:end])
         made = by_name.get(name) or by_base.get(name.rsplit("/", 1)[-1])
         if made is not None:
-            filename = made.name.rsplit("/", 1)[-1]
-            citations.append(Citation(match.start(), match.end(), made.file_id, filename))
+            citations.append(Citation(start, end, made.file_id, made.name.rsplit("/", 1)[-1]))
     return citations
 
 

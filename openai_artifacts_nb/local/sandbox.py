@@ -9,26 +9,19 @@ log says so. Images the code displays (``plt.show()``, ``display(img)``) come ba
 from __future__ import annotations
 
 import base64
-import json
-import os
 import queue
 import re
-import subprocess
-import sys
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
-
+from openai_artifacts_nb.local.kernels import KernelLauncher, KernelProcess
 from openai_artifacts_nb.local.workspace import SANDBOX_ROOT
 
-KERNEL_NAME = "openai-artifacts-emulator"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-_START_TIMEOUT = 60.0
 _INTERRUPT_GRACE = 10.0
 
 
@@ -47,83 +40,49 @@ def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
 
-def write_kernel_spec(folder: Path) -> KernelSpecManager:
-    """Write a kernel spec that runs ipykernel with this interpreter, and return a manager that finds it.
-
-    A private spec keeps a user's own ``python3`` kernel (which may lack ipykernel) out of the picture.
-    """
-    spec_dir = folder / KERNEL_NAME
-    spec_dir.mkdir(parents=True, exist_ok=True)
-    spec = {
-        "argv": [
-            sys.executable,
-            "-m",
-            "ipykernel_launcher",
-            "-f",
-            "{connection_file}",
-            "--HistoryManager.enabled=False",
-        ],
-        "display_name": "OpenAI emulator sandbox",
-        "language": "python",
-        "env": {"MPLBACKEND": "module://matplotlib_inline.backend_inline"},
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
-    return KernelSpecManager(kernel_dirs=[str(folder)], ensure_native_kernel=False)
-
-
-def _kernel_environment() -> dict[str, str]:
-    """Return the parent's environment minus anything that could carry an API key into prompt code."""
-    return {k: v for k, v in os.environ.items() if "OPENAI" not in k.upper() and "API_KEY" not in k.upper()}
-
-
 class KernelSandbox:
     """One kernel bound to one container folder."""
 
-    def __init__(self, folder: Path, *, spec_manager: KernelSpecManager, runtime_dir: Path) -> None:
+    def __init__(self, folder: Path, *, launcher: KernelLauncher) -> None:
         """Prepare (but do not start) a kernel whose working directory is ``folder``."""
         self.folder = folder
-        self._spec_manager = spec_manager
-        self._runtime_dir = runtime_dir
+        self._launcher = launcher
         self._lock = threading.Lock()
-        self._manager: KernelManager | None = None
-        self._client: Any = None
+        self._kernel: KernelProcess | None = None
         self._closed = False
 
-    def _start(self) -> None:
-        manager = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=self._spec_manager)
-        manager.connection_file = str(
-            self._runtime_dir / f"kernel-{self.folder.name}-{time.monotonic_ns()}.json"
-        )
-        manager.start_kernel(
-            cwd=str(self.folder),
-            env=_kernel_environment(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = manager.client()
-        client.start_channels()
-        try:
-            client.wait_for_ready(timeout=_START_TIMEOUT)
-        except RuntimeError:
-            client.stop_channels()
-            manager.shutdown_kernel(now=True)
-            raise
-        self._manager, self._client = manager, client
+    def start(self) -> None:
+        """Start the kernel now (normally it starts on the first call)."""
+        with self._lock:
+            if self._kernel is None:
+                self._kernel = self._launcher.launch(self.folder)
+
+    def adopt(self, spare: KernelSandbox) -> None:
+        """Take over the started kernel of ``spare`` and move it into this sandbox's folder."""
+        with self._lock:
+            self._kernel, spare._kernel = spare._kernel, None
+            if self._kernel is not None:
+                self._execute(
+                    f"import os as _os; _os.chdir({str(self.folder)!r}); del _os", 30.0, silent=True
+                )
 
     def run(self, code: str, *, timeout: float) -> CodeResult:
         """Run ``code`` in the kernel (starting it if needed) and collect its output."""
         with self._lock:
             if self._closed:
                 return CodeResult(logs="The container is no longer running.", error=True)
-            if self._manager is None or not self._manager.is_alive():
+            if self._kernel is None or not self._kernel.is_alive():
                 self._discard()
-                self._start()
+                self._kernel = self._launcher.launch(self.folder)
             return self._execute(code.replace(SANDBOX_ROOT, str(self.folder)), timeout)
 
-    def _execute(self, code: str, timeout: float) -> CodeResult:
-        manager, client = self._manager, self._client
-        assert manager is not None
-        msg_id = client.execute(code, store_history=True, allow_stdin=False, stop_on_error=False)
+    def _execute(self, code: str, timeout: float, *, silent: bool = False) -> CodeResult:
+        kernel = self._kernel
+        assert kernel is not None
+        client = kernel.client
+        msg_id = client.execute(
+            code, silent=silent, store_history=not silent, allow_stdin=False, stop_on_error=False
+        )
         pieces: list[str] = []
         result = CodeResult(logs="")
         deadline = time.monotonic() + timeout
@@ -135,13 +94,13 @@ class KernelSandbox:
                     pieces.append("\nThe kernel did not stop after the interrupt and was restarted.")
                     break
                 result.timed_out = True
-                manager.interrupt_kernel()
+                kernel.interrupt()
                 deadline = time.monotonic() + _INTERRUPT_GRACE
                 continue
             try:
                 message = client.get_iopub_msg(timeout=min(remaining, 0.5))
             except queue.Empty:
-                if not manager.is_alive():
+                if not kernel.is_alive():
                     self._discard()
                     pieces.append("\nThe Python kernel died; the container's Python state was reset.")
                     result.error = True
@@ -179,25 +138,20 @@ class KernelSandbox:
 
     def _collect_reply(self, msg_id: str) -> None:
         """Read the shell reply of ``msg_id`` so replies never pile up on the channel."""
+        assert self._kernel is not None
         deadline = time.monotonic() + 5.0
         while time.monotonic() < deadline:
             try:
-                reply = self._client.get_shell_msg(timeout=max(0.01, deadline - time.monotonic()))
+                reply = self._kernel.client.get_shell_msg(timeout=max(0.01, deadline - time.monotonic()))
             except queue.Empty:
                 return
             if reply["parent_header"].get("msg_id") == msg_id:
                 return
 
     def _discard(self) -> None:
-        manager, client = self._manager, self._client
-        self._manager = self._client = None
-        if client is not None:
-            client.stop_channels()
-        if manager is not None:
-            try:
-                manager.shutdown_kernel(now=True)
-            except Exception:  # a dead kernel may fail to shut down; it is gone either way
-                manager.cleanup_resources()
+        kernel, self._kernel = self._kernel, None
+        if kernel is not None:
+            kernel.kill()
 
     def shutdown(self) -> None:
         """Stop the kernel for good (waits for a running call to finish or time out)."""
@@ -208,33 +162,76 @@ class KernelSandbox:
     @property
     def pid(self) -> int | None:
         """The kernel's process id while it runs (tests use it to prove nothing leaks)."""
-        manager = self._manager
-        provisioner = getattr(manager, "provisioner", None) if manager is not None else None
-        process = getattr(provisioner, "process", None)
-        return getattr(process, "pid", None)
+        kernel = self._kernel
+        return kernel.pid if kernel is not None else None
 
 
 class Sandboxes:
-    """The kernels of every container, keyed by container id."""
+    """The kernels of every container, keyed by container id, plus one warm spare.
 
-    def __init__(self, root: Path) -> None:
-        """Keep kernel specs and connection files under ``root``."""
-        self._spec_manager = write_kernel_spec(root / "kernels")
-        self._runtime_dir = root / "runtime"
-        self._runtime_dir.mkdir(parents=True, exist_ok=True)
+    Starting a kernel takes a moment, so one spare kernel is kept started in the background; a new container
+    adopts it (moving it into its folder) and another spare starts behind it.
+    """
+
+    def __init__(self, root: Path, *, keep_spare: bool = True, use_fork_server: bool | None = None) -> None:
+        """Keep connection files and the spare's folder under ``root``."""
+        self._launcher = KernelLauncher(root / "runtime", use_fork_server=use_fork_server)
+        self._spare_dir = root / "spare"
+        self._spare_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._kernels: dict[str, KernelSandbox] = {}
         self._closed = False
+        self._keep_spare = keep_spare
+        self._spares = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator-spare-kernel")
+        self._spare: Future[KernelSandbox] | None = None
+        self._schedule_spare()
+
+    def _start_spare(self) -> KernelSandbox:
+        kernel = KernelSandbox(self._spare_dir, launcher=self._launcher)
+        kernel.start()
+        return kernel
+
+    def _schedule_spare(self) -> None:
+        """Start a spare kernel in the background unless one exists (call with the lock held or in init)."""
+        if self._keep_spare and self._spare is None and not self._closed:
+            self._spare = self._spares.submit(self._start_spare)
+
+    def _take_spare(self) -> Future[KernelSandbox] | None:
+        """Return the spare if it is ready (and start the next); a spare still starting stays for later."""
+        with self._lock:
+            spare = self._spare
+            if spare is None or not spare.done():
+                return None
+            self._spare = None
+            self._schedule_spare()
+        return spare
+
+    def _kernel_for(self, container_id: str, folder: Path) -> KernelSandbox:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the server is shutting down")
+            kernel = self._kernels.get(container_id)
+            if kernel is not None:
+                return kernel
+            kernel = KernelSandbox(folder, launcher=self._launcher)
+            self._kernels[container_id] = kernel
+        spare = self._take_spare()
+        if spare is not None:
+            try:
+                kernel.adopt(spare.result())
+            except Exception:  # a spare that failed to start is not used; the first call starts a kernel
+                kernel.shutdown()
+                kernel = KernelSandbox(folder, launcher=self._launcher)
+                with self._lock:
+                    self._kernels[container_id] = kernel
+        return kernel
 
     def run(self, container_id: str, folder: Path, code: str, *, timeout: float) -> CodeResult:
         """Run ``code`` in the container's kernel, starting one in ``folder`` on first use."""
-        with self._lock:
-            if self._closed:
-                return CodeResult(logs="The server is shutting down.", error=True)
-            kernel = self._kernels.get(container_id)
-            if kernel is None:
-                kernel = KernelSandbox(folder, spec_manager=self._spec_manager, runtime_dir=self._runtime_dir)
-                self._kernels[container_id] = kernel
+        try:
+            kernel = self._kernel_for(container_id, folder)
+        except RuntimeError as error:
+            return CodeResult(logs=str(error), error=True)
         return kernel.run(code, timeout=timeout)
 
     def shutdown(self, container_id: str) -> None:
@@ -245,16 +242,29 @@ class Sandboxes:
             kernel.shutdown()
 
     def shutdown_all(self) -> None:
-        """Stop every kernel; later calls are refused."""
+        """Stop every kernel, the spare and the fork server; later calls are refused."""
         with self._lock:
             self._closed = True
             kernels = list(self._kernels.values())
             self._kernels.clear()
+            spare, self._spare = self._spare, None
         for kernel in kernels:
             kernel.shutdown()
+        self._spares.shutdown(wait=True, cancel_futures=True)
+        if spare is not None and spare.done() and spare.exception() is None:
+            spare.result().shutdown()
+        self._launcher.close()
 
     def kernel_pids(self) -> list[int]:
-        """Return the process ids of the kernels now running."""
+        """Return the process ids of the kernels now running for containers (the spare not included)."""
         with self._lock:
             kernels = list(self._kernels.values())
         return [pid for pid in (k.pid for k in kernels) if pid is not None]
+
+    def spare_pid(self) -> int | None:
+        """Return the process id of the warm spare kernel, if one is ready."""
+        with self._lock:
+            spare = self._spare
+        if spare is None or not spare.done() or spare.exception() is not None:
+            return None
+        return spare.result().pid

@@ -161,12 +161,16 @@ class EmulatorState:
         return container
 
     def find_container(self, container_id: str) -> Container | None:
-        """Return the container (expiring it first if it sat idle too long), or None if unknown/deleted."""
+        """Return the container (expiring it first if it sat idle too long), or None if unknown/deleted.
+
+        A container running code is in use, so it never expires mid-call.
+        """
         with self.lock:
             container = self.containers.get(container_id)
         if container is None:
             return None
-        if container.active and self.clock() - container.last_active_at >= container.idle_seconds:
+        idle = self.clock() - container.last_active_at >= container.idle_seconds
+        if container.active and idle and not container.run_lock.locked():
             self.expire_container(container_id)
         return container
 

@@ -1,0 +1,276 @@
+"""Kernel processes: start, interrupt, kill; each is a Jupyter kernel spoken to through jupyter_client.
+
+On Linux kernels are forked from a warm fork server (:mod:`~openai_artifacts_nb.local.kernel_zygote`), so
+starting one costs a few hundredths of a CPU-second instead of most of a second; elsewhere each kernel is a
+fresh ``ipykernel`` process started by ``jupyter_client``'s ``KernelManager``. Either way the emulator talks
+to it with a ``BlockingKernelClient`` over IPC sockets (no TCP ports to race for), and the kernel runs with
+the parent's environment minus anything that could carry an API key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from jupyter_client.blocking.client import BlockingKernelClient
+from jupyter_client.connect import write_connection_file
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+
+KERNEL_NAME = "openai-artifacts-emulator"
+_READY_TIMEOUT = 60.0
+_INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+
+def kernel_environment() -> dict[str, str]:
+    """Return the parent's environment minus API keys, with matplotlib's inline backend selected."""
+    env = {k: v for k, v in os.environ.items() if "OPENAI" not in k.upper() and "API_KEY" not in k.upper()}
+    env["MPLBACKEND"] = _INLINE_BACKEND
+    env.pop("JPY_PARENT_PID", None)
+    return env
+
+
+class KernelProcess(Protocol):
+    """A running kernel: a client to talk to it, and the process controls the sandbox needs."""
+
+    client: BlockingKernelClient
+
+    @property
+    def pid(self) -> int | None:
+        """The kernel's process id."""
+
+    def is_alive(self) -> bool:
+        """Whether the kernel process still runs."""
+
+    def interrupt(self) -> None:
+        """Send the kernel an interrupt (``KeyboardInterrupt`` in the running code)."""
+
+    def kill(self) -> None:
+        """Stop the kernel now and clean up its files."""
+
+
+def _ready_client(connection_file: Path) -> BlockingKernelClient:
+    client = BlockingKernelClient(connection_file=str(connection_file))
+    client.load_connection_file()
+    client.start_channels()
+    client.wait_for_ready(timeout=_READY_TIMEOUT)
+    return client
+
+
+class ForkedKernel:
+    """A kernel forked by the fork server."""
+
+    def __init__(self, pid: int, client: BlockingKernelClient, files: list[Path]) -> None:
+        """Wrap the forked kernel ``pid``, reached by ``client``; ``files`` are removed when it stops."""
+        self._pid: int | None = pid
+        self.client = client
+        self._files = files
+
+    @property
+    def pid(self) -> int | None:
+        """The kernel's process id (None once killed)."""
+        return self._pid
+
+    def is_alive(self) -> bool:
+        """Whether the process still exists (the fork server reaps it as soon as it exits)."""
+        if self._pid is None:
+            return False
+        try:
+            os.kill(self._pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def interrupt(self) -> None:
+        """Send SIGINT, which ipykernel turns into ``KeyboardInterrupt``."""
+        if self._pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGINT)
+
+    def kill(self) -> None:
+        """SIGKILL the kernel, wait until it is gone, and delete its connection files."""
+        self.client.stop_channels()
+        pid, self._pid = self._pid, None
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 5.0
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.01)
+        for path in self._files:
+            path.unlink(missing_ok=True)
+
+
+class SpawnedKernel:
+    """A kernel started as its own process by ``jupyter_client``'s ``KernelManager``."""
+
+    def __init__(self, manager: KernelManager, client: BlockingKernelClient) -> None:
+        """Wrap a started ``manager`` and its ready ``client``."""
+        self.manager = manager
+        self.client = client
+
+    @property
+    def pid(self) -> int | None:
+        """The kernel's process id."""
+        process = getattr(getattr(self.manager, "provisioner", None), "process", None)
+        pid = getattr(process, "pid", None)
+        return pid if isinstance(pid, int) else None
+
+    def is_alive(self) -> bool:
+        """Whether the kernel process still runs."""
+        return bool(self.manager.is_alive())
+
+    def interrupt(self) -> None:
+        """Interrupt the kernel."""
+        self.manager.interrupt_kernel()
+
+    def kill(self) -> None:
+        """Stop the kernel now."""
+        self.client.stop_channels()
+        try:
+            self.manager.shutdown_kernel(now=True)
+        except Exception:  # a dead kernel may fail to shut down; it is gone either way
+            self.manager.cleanup_resources()
+
+
+class KernelLauncher:
+    """Starts kernels in a given folder: forked from a fork server on Linux, spawned elsewhere."""
+
+    def __init__(self, runtime_dir: Path, *, use_fork_server: bool | None = None) -> None:
+        """Keep connection files under ``runtime_dir``; ``use_fork_server`` defaults to "on Linux"."""
+        self._runtime_dir = runtime_dir
+        self._runtime_dir.mkdir(parents=True, exist_ok=True)
+        self._use_fork_server = sys.platform == "linux" if use_fork_server is None else use_fork_server
+        self._lock = threading.Lock()
+        self._counter = 0
+        self._server: subprocess.Popen[str] | None = None
+        self._spec_manager: KernelSpecManager | None = None
+
+    def _connection_file(self) -> tuple[Path, str]:
+        with self._lock:
+            self._counter += 1
+            number = self._counter
+        # IPC socket paths must stay short (about 100 bytes), hence the terse names.
+        return self._runtime_dir / f"k{number}.json", str(self._runtime_dir / f"k{number}")
+
+    def launch(self, folder: Path) -> KernelProcess:
+        """Start a kernel whose working directory is ``folder`` and return it once it answers."""
+        if self._use_fork_server:
+            return self._fork(folder)
+        return self._spawn(folder)
+
+    def _fork(self, folder: Path) -> ForkedKernel:
+        connection_file, ipc_base = self._connection_file()
+        _, info = write_connection_file(str(connection_file), transport="ipc", ip=ipc_base)
+        ports = [
+            info["shell_port"],
+            info["iopub_port"],
+            info["stdin_port"],
+            info["control_port"],
+            info["hb_port"],
+        ]
+        files = [connection_file, *(Path(f"{ipc_base}-{port}") for port in ports)]
+        request = {"connection_file": str(connection_file), "cwd": str(folder), "env": kernel_environment()}
+        with self._lock:
+            stdin, stdout = _pipes(self._fork_server())
+            stdin.write(json.dumps(request) + "\n")
+            stdin.flush()
+            reply = stdout.readline()
+        if not reply:
+            raise RuntimeError("the kernel fork server stopped")
+        pid = int(json.loads(reply)["pid"])
+        try:
+            client = _ready_client(connection_file)
+        except RuntimeError:
+            ForkedKernel(pid, BlockingKernelClient(), files).kill()
+            raise
+        return ForkedKernel(pid, client, files)
+
+    def _fork_server(self) -> subprocess.Popen[str]:
+        """Return the running fork server, starting it on first use (call with the lock held)."""
+        if self._server is None or self._server.poll() is not None:
+            self._server = subprocess.Popen(
+                [sys.executable, "-m", "openai_artifacts_nb.local.kernel_zygote"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                env=kernel_environment(),
+                cwd=str(self._runtime_dir),
+            )
+        return self._server
+
+    def _spawn(self, folder: Path) -> SpawnedKernel:
+        if self._spec_manager is None:
+            self._spec_manager = _write_kernel_spec(self._runtime_dir / "kernels")
+        manager = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=self._spec_manager)
+        connection_file, ipc_base = self._connection_file()
+        manager.connection_file = str(connection_file)
+        manager.transport = "ipc"
+        manager.ip = ipc_base
+        manager.start_kernel(
+            cwd=str(folder), env=kernel_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            client = _ready_client(connection_file)
+        except RuntimeError:
+            manager.shutdown_kernel(now=True)
+            raise
+        return SpawnedKernel(manager, client)
+
+    def close(self) -> None:
+        """Stop the fork server (it kills any kernel it forked that is still running)."""
+        with self._lock:
+            server, self._server = self._server, None
+        if server is None:
+            return
+        if server.stdin is not None:
+            with contextlib.suppress(OSError):
+                server.stdin.close()
+        try:
+            server.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        if server.stdout is not None:
+            server.stdout.close()
+
+
+def _pipes(server: subprocess.Popen[str]) -> tuple[IO[str], IO[str]]:
+    assert server.stdin is not None and server.stdout is not None
+    return server.stdin, server.stdout
+
+
+def _write_kernel_spec(folder: Path) -> KernelSpecManager:
+    """Write a kernel spec that runs ipykernel with this interpreter, and return a manager that finds it.
+
+    A private spec keeps a user's own ``python3`` kernel (which may lack ipykernel) out of the picture.
+    """
+    spec_dir = folder / KERNEL_NAME
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    spec: dict[str, Any] = {
+        "argv": [
+            sys.executable,
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
+            "--HistoryManager.enabled=False",
+        ],
+        "display_name": "OpenAI emulator sandbox",
+        "language": "python",
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+    return KernelSpecManager(kernel_dirs=[str(folder)], ensure_native_kernel=False)

@@ -1,0 +1,122 @@
+"""The sandbox: real Python in a kernel per container, with /mnt/data mapped to the container's folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import openai
+import pytest
+
+from openai_artifacts_nb.local import LocalServer
+
+TOOLS = [{"type": "code_interpreter", "container": {"type": "auto"}}]
+INCLUDE = ["code_interpreter_call.outputs"]
+
+
+def run(client: openai.OpenAI, *blocks: str, previous: str | None = None) -> openai.types.responses.Response:
+    """Run each block as one code call and return the response."""
+    prompt = "".join(f"```python\n{block}\n```\n" for block in blocks)
+    extra = {"previous_response_id": previous} if previous else {}
+    return client.responses.create(model="m", input=prompt, tools=TOOLS, include=INCLUDE, **extra)
+
+
+def logs_of(response: openai.types.responses.Response) -> list[str]:
+    """Return the logs of each code call, in order."""
+    found = []
+    for item in response.output:
+        if item.type == "code_interpreter_call":
+            found.append("".join(o.logs for o in item.outputs or [] if o.type == "logs"))
+    return found
+
+
+def test_each_block_is_a_call_and_state_persists_between_them(client: openai.OpenAI) -> None:
+    response = run(client, "x = 20", "x += 1\nx * 2")
+    assert [item.type for item in response.output] == ["code_interpreter_call"] * 2 + ["message"]
+    assert logs_of(response) == ["", "42"]
+    assert response.output[0].outputs == []
+
+
+def test_errors_come_back_as_logs_with_a_plain_traceback(client: openai.OpenAI) -> None:
+    response = run(client, "print('before')\n1 / 0")
+    (logs,) = logs_of(response)
+    assert logs.startswith("before\n")
+    assert "ZeroDivisionError" in logs and "Traceback" in logs
+    assert "\x1b[" not in logs
+    assert response.output[0].status == "completed"
+
+
+def test_mnt_data_is_the_container_folder_in_code_and_logs(client: openai.OpenAI) -> None:
+    response = run(
+        client,
+        "import os, pathlib\nos.makedirs('/mnt/data/out', exist_ok=True)\n"
+        "pathlib.Path('/mnt/data/out/deep.txt').write_text('deep')\n"
+        "print(pathlib.Path('/mnt/data/out/deep.txt').resolve())\nprint(os.listdir('.'))",
+    )
+    (logs,) = logs_of(response)
+    assert logs == "/mnt/data/out/deep.txt\n['out']\n"
+    container_id = response.output[0].container_id
+    (record,) = client.containers.files.list(container_id)
+    assert record.path == "/mnt/data/out/deep.txt" and record.source == "assistant"
+    assert client.containers.files.content.retrieve(record.id, container_id=container_id).read() == b"deep"
+
+
+def test_changed_files_become_new_container_files(client: openai.OpenAI) -> None:
+    first = run(client, "open('/mnt/data/n.txt', 'w').write('one');")
+    second = run(client, "open('/mnt/data/n.txt', 'w').write('two!');", previous=first.id)
+    container_id = first.output[0].container_id
+    (record,) = client.containers.files.list(container_id)
+    cited = second.output[-1].content[0].annotations[0]
+    assert cited.file_id == record.id and record.bytes == 4
+    assert client.containers.files.content.retrieve(record.id, container_id=container_id).read() == b"two!"
+
+
+def test_displayed_images_are_outputs_files_and_zero_width_citations(client: openai.OpenAI) -> None:
+    response = run(client, "from PIL import Image\ndisplay(Image.new('RGB', (4, 3), 'red'))")
+    call, message = response.output
+    (image,) = call.outputs
+    assert image.type == "image" and image.url.startswith("data:image/png;base64,")
+    (annotation,) = message.content[0].annotations
+    assert (annotation.start_index, annotation.end_index) == (0, 0)
+    assert annotation.filename == f"{annotation.file_id}.png"
+    record = client.containers.files.retrieve(annotation.file_id, container_id=call.container_id)
+    assert record.path == f"/mnt/data/{annotation.file_id}.png"
+    data = client.containers.files.content.retrieve(annotation.file_id, container_id=call.container_id).read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "[" not in message.content[0].text
+
+
+def test_uploaded_files_are_readable_by_name(client: openai.OpenAI) -> None:
+    container = client.containers.create(name="uploads")
+    client.containers.files.create(container.id, file=("données.csv", b"a,b\n1,2\n", "text/csv"))
+    response = client.responses.create(
+        model="m",
+        input="```python\nprint(open('/mnt/data/données.csv').read().splitlines()[1])\n```",
+        tools=[{"type": "code_interpreter", "container": container.id}],
+        include=INCLUDE,
+    )
+    assert logs_of(response) == ["1,2\n"]
+
+
+def test_the_kernel_never_sees_api_keys(client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-must-not-leak")
+    response = run(
+        client, "import os\nprint(sorted(k for k in os.environ if 'OPENAI' in k or 'API_KEY' in k))"
+    )
+    assert logs_of(response) == ["[]\n"]
+
+
+@pytest.fixture(scope="module")
+def strict_server() -> Iterator[LocalServer]:
+    """A dedicated emulator with a 1.5 s limit per code call."""
+    with LocalServer(exec_timeout=1.5) as server:
+        yield server
+
+
+def test_a_call_over_the_time_limit_is_interrupted(strict_server: LocalServer) -> None:
+    client = openai.OpenAI(base_url=strict_server.base_url, api_key="k")
+    response = run(client, "import time\nprint('start', flush=True)\ntime.sleep(30)", "print('still alive')")
+    first, second = logs_of(response)
+    assert first.startswith("start\n")
+    assert "KeyboardInterrupt" in first
+    assert first.endswith("Execution timed out after 1.5 seconds and was interrupted.")
+    assert second == "still alive\n"
