@@ -41,7 +41,7 @@ def hold_back_sandbox_links(text: str) -> str:
     if tail is not None:
         text = text[: tail.start()]
     token = _LAST_TOKEN.search(text, max(0, len(text) - 300))
-    if token is not None and token.group(0) and "sandbox:".startswith(token.group(0)[:8]):
+    if token is not None and token.group(0) and "sandbox:".startswith(token.group(0)):
         text = text[: token.start()]
     text = _SANDBOX_LINK.sub(lambda match: f"**{match.group(2) or 'file'}** *(saving…)*", text)
     return _SANDBOX_BARE.sub("*(file, saving…)*", text)

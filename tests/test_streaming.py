@@ -1,0 +1,207 @@
+"""The streamed reply: one output redrawn cheaply, sandbox links held back, code shown while it runs."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from openai_artifacts_nb.streaming import ReplyStream, StreamingView, hold_back_sandbox_links
+
+
+class FakeHandle:
+    """Records what a DisplayHandle was given."""
+
+    def __init__(self, shown: list[Any]) -> None:
+        self.shown = shown
+
+    def update(self, content: Any) -> None:
+        self.shown.append(content)
+
+
+class FakeDisplay:
+    """A stand-in for IPython's ``display`` that records the first display and every update."""
+
+    def __init__(self) -> None:
+        self.shown: list[Any] = []
+        self.calls = 0
+
+    def __call__(self, content: Any, display_id: bool = False) -> FakeHandle | None:
+        self.calls += 1
+        self.shown.append(content)
+        return FakeHandle(self.shown) if display_id else None
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def event(kind: str, **fields: Any) -> SimpleNamespace:
+    return SimpleNamespace(type=kind, **fields)
+
+
+def text_delta(delta: str) -> SimpleNamespace:
+    return event("response.output_text.delta", delta=delta)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("See [plot](sandbox:/mnt/data/plot.png) now", "See **plot** *(saving…)* now"),
+        ("See ![plot](sandbox:/mnt/data/p.png)", "See **plot** *(saving…)*"),
+        ("See [plot](sandb", "See "),
+        ("See [plot](", "See "),
+        ("See [plot]", "See "),
+        ("See [pl", "See "),
+        ("Saved to sandbox:/mnt/data/x.csv for you", "Saved to *(file, saving…)* for you"),
+        ("Saved to sandb", "Saved to "),
+        ("A [normal](https://example.com) link", "A [normal](https://example.com) link"),
+        ("No links at all.", "No links at all."),
+    ],
+)
+def test_sandbox_links_are_held_back(text: str, shown: str) -> None:
+    assert hold_back_sandbox_links(text) == shown
+
+
+def test_streamed_text_never_shows_a_sandbox_link_at_any_point() -> None:
+    display = FakeDisplay()
+    stream = ReplyStream(live=True, min_interval=0.0, max_interval=0.0, display=display)
+    reply = (
+        "Here is the chart: [plot.png](sandbox:/mnt/data/plot.png) and the data [d](sandbox:/mnt/data/d.csv)."
+    )
+    for character in reply:
+        stream.handle(text_delta(character))
+    for view in display.shown:
+        assert "sandbox" not in view._repr_mimebundle_()["text/markdown"]
+    assert stream.text == reply
+
+
+def test_ten_thousand_deltas_cost_few_redraws_and_linear_time() -> None:
+    def feed(count: int) -> tuple[float, ReplyStream]:
+        display = FakeDisplay()
+        stream = ReplyStream(live=True, display=display)
+        started = time.perf_counter()
+        for index in range(count):
+            stream.handle(text_delta(f"word{index} "))
+        return time.perf_counter() - started, stream
+
+    small_time, small = feed(10_000)
+    large_time, _ = feed(40_000)
+    assert small.redraws < 60, small.redraws
+    assert small.drawn_chars < 20 * len(small.text)
+    assert large_time < 8 * max(small_time, 0.01), (small_time, large_time)
+
+
+def test_redraws_wait_for_growth_or_time() -> None:
+    clock = FakeClock()
+    display = FakeDisplay()
+    stream = ReplyStream(live=True, min_interval=0.1, max_interval=1.0, clock=clock, display=display)
+    stream.handle(text_delta("a" * 100))
+    assert stream.redraws == 1
+    clock.now = 0.05
+    stream.handle(text_delta("b" * 100))
+    assert stream.redraws == 1, "not before min_interval"
+    clock.now = 0.2
+    stream.handle(text_delta("c"))
+    assert stream.redraws == 2, "grew by more than a quarter"
+    clock.now = 0.4
+    stream.handle(text_delta("d"))
+    assert stream.redraws == 2, "grew by little, and max_interval has not passed"
+    clock.now = 1.3
+    stream.handle(text_delta("e"))
+    assert stream.redraws == 3, "max_interval passed"
+
+
+def test_code_is_shown_while_it_runs_and_then_with_its_logs() -> None:
+    display = FakeDisplay()
+    stream = ReplyStream(live=True, min_interval=0.0, display=display)
+    item = SimpleNamespace(
+        type="code_interpreter_call", id="ci_1", container_id="cntr_1", code="", outputs=[]
+    )
+    stream.handle(event("response.output_item.added", item=item))
+    stream.handle(event("response.code_interpreter_call_code.delta", item_id="ci_1", delta="print("))
+    stream.handle(event("response.code_interpreter_call_code.delta", item_id="ci_1", delta="42)"))
+    stream.handle(event("response.code_interpreter_call.interpreting", item_id="ci_1"))
+    running = display.shown[-1]._repr_mimebundle_()["text/markdown"]
+    assert "<details open>" in running and "running…" in running and "print(42)" in running
+    assert "running code in the container" in running
+    done = SimpleNamespace(
+        type="code_interpreter_call",
+        id="ci_1",
+        container_id="cntr_1",
+        code="print(42)",
+        status="completed",
+        outputs=[SimpleNamespace(type="logs", logs="42\n"), SimpleNamespace(type="image", url="data:")],
+    )
+    stream.handle(event("response.output_item.done", item=done))
+    finished = display.shown[-1]._repr_mimebundle_()["text/markdown"]
+    assert "<details>" in finished and "42" in finished and "1 image shown below" in finished
+    assert stream.code_runs[0].logs == "42\n"
+
+
+def test_finish_replaces_the_stream() -> None:
+    display = FakeDisplay()
+    stream = ReplyStream(live=True, display=display)
+    stream.start()
+    stream.handle(text_delta("hello"))
+    stream.finish("FINAL")
+    assert display.calls == 1, "one output, updated in place"
+    assert display.shown[-1] == "FINAL"
+
+
+def test_terminal_mode_prints_notes_once_and_displays_only_the_end(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    display = FakeDisplay()
+    stream = ReplyStream(live=False, display=display)
+    stream.start()
+    stream.note("running code…")
+    stream.note("running code…")
+    for index in range(100):
+        stream.handle(text_delta(f"{index} "))
+    assert display.calls == 0
+    stream.finish("FINAL")
+    assert display.shown == ["FINAL"]
+    assert capsys.readouterr().out == "... running code…\n"
+
+
+def test_the_real_recorded_stream(recorded_events: list[dict[str, Any]]) -> None:
+    from openai._models import construct_type
+    from openai.types.responses import ResponseStreamEvent
+
+    display = FakeDisplay()
+    stream = ReplyStream(live=True, display=display)
+    final = None
+    for data in recorded_events:
+        parsed = construct_type(type_=ResponseStreamEvent, value=data)
+        stream.handle(parsed)
+        if data["type"] == "response.completed":
+            final = data["response"]
+    assert final is not None
+    texts = [
+        part["text"]
+        for item in final["output"]
+        if item["type"] == "message"
+        for part in item["content"]
+        if part["type"] == "output_text"
+    ]
+    assert stream.text == "\n\n".join(texts)
+    calls = [item for item in final["output"] if item["type"] == "code_interpreter_call"]
+    assert [run.code for run in stream.code_runs] == [call["code"] for call in calls]
+    markdown = display.shown[-1]._repr_mimebundle_()["text/markdown"]
+    assert "sandbox:" not in markdown and "(saving…)" in markdown
+    assert stream.redraws < 40
+
+
+def test_view_bundle_honours_include_and_exclude() -> None:
+    view = StreamingView("hi")
+    assert set(view._repr_mimebundle_()) == {"text/plain", "text/markdown"}
+    assert set(view._repr_mimebundle_(include=["text/plain"])) == {"text/plain"}
+    assert set(view._repr_mimebundle_(exclude=["text/markdown"])) == {"text/plain"}
+    assert StreamingView("")._repr_mimebundle_()["text/plain"] == "... waiting for the reply"
