@@ -194,6 +194,7 @@ class _Saver:
         self.entries: list[ManifestEntry] = []
 
     def saved(self, ref: ArtifactRef, path: Path, mime: str, size: int, sha256: str) -> SavedArtifact:
+        """Describe ``ref`` saved at ``path``."""
         return SavedArtifact(
             path=path,
             relative_path=_relative_to(path, self.link_base),
@@ -208,6 +209,7 @@ class _Saver:
         )
 
     def record(self, artifact: SavedArtifact, saved_at: str | None = None) -> None:
+        """Queue the manifest entry for ``artifact`` (written once, at the end)."""
         self.entries.append(
             ManifestEntry(
                 path=self.folder.relative_name(artifact.path),
@@ -225,6 +227,7 @@ class _Saver:
         )
 
     def place(self, download: Download) -> SavedArtifact:
+        """Give a finished download its real type and safe name, and move it into the folder."""
         detection = detect(download.path, safe_filename(download.filename))
         path, _ = self.folder.place(download.path, detection.filename, download.sha256)
         return self.saved(download.ref, path, detection.mime_type, download.size, download.sha256)

@@ -224,6 +224,7 @@ def _clean_label(label: str, table: LinkTable, spans_target: LinkTarget | None) 
         return label
 
     def name_for(match: re.Match[str]) -> str:
+        """The escaped file name to show instead of one ``sandbox:`` target."""
         found = spans_target or table.lookup(match.group(0))
         name = found.filename if found is not None else sandbox_relative_name(match.group(0))
         return escape_markdown(name or "file")
