@@ -85,7 +85,12 @@ class ArtifactFailure:
 
 @dataclass
 class FetchResult:
-    """What :func:`fetch` did: the saved artifacts, the failures, and the text with rewritten links."""
+    """What :func:`fetch` did: the saved artifacts, the failures, and the text with rewritten links.
+
+    ``artifacts`` lists every file of the source that is on disk now; ``skipped`` is the subset that an
+    earlier run had already saved intact (not downloaded again). ``source_kind`` is ``"response"``,
+    ``"thread"``, ``"messages"``, ``"container"`` or ``"file"``.
+    """
 
     artifacts: list[SavedArtifact]
     failures: list[ArtifactFailure]
