@@ -230,6 +230,12 @@ class KernelLauncher:
             raise
         return SpawnedKernel(manager, client)
 
+    @property
+    def server_pid(self) -> int | None:
+        """The fork server's process id while it runs."""
+        server = self._server
+        return server.pid if server is not None and server.poll() is None else None
+
     def close(self) -> None:
         """Stop the fork server (it kills any kernel it forked that is still running)."""
         with self._lock:

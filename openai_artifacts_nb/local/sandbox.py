@@ -261,6 +261,14 @@ class Sandboxes:
             kernels = list(self._kernels.values())
         return [pid for pid in (k.pid for k in kernels) if pid is not None]
 
+    def process_ids(self) -> list[int]:
+        """Return every process the sandboxes run: container kernels, the spare and the fork server."""
+        found = self.kernel_pids()
+        for pid in (self.spare_pid(), self._launcher.server_pid):
+            if pid is not None:
+                found.append(pid)
+        return found
+
     def spare_pid(self) -> int | None:
         """Return the process id of the warm spare kernel, if one is ready."""
         with self._lock:

@@ -77,10 +77,10 @@ class LocalServer:
 
     def start(self) -> str:
         """Start serving on a background thread and return :attr:`base_url`."""
-        if self._server is not None:
-            return self.base_url
         if self._stopped:
             raise RuntimeError("a stopped LocalServer cannot be restarted; create a new one")
+        if self._server is not None:
+            return self.base_url
         listener = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((self.host, self.port))

@@ -1,0 +1,84 @@
+"""Running the emulator: the in-process LocalServer and the standalone ``openai-artifacts serve``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import openai
+import pytest
+
+from openai_artifacts_nb.local import LocalServer
+
+
+def alive(pid: int) -> bool:
+    """Whether a process with ``pid`` still exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_context_manager_serves_and_stop_leaves_no_kernel_behind() -> None:
+    with LocalServer(idle_minutes=5) as server:
+        assert server.base_url == f"http://127.0.0.1:{server.port}/v1"
+        assert server.start() == server.base_url
+        client = openai.OpenAI(base_url=server.base_url, api_key="k")
+        tools = [{"type": "code_interpreter", "container": {"type": "auto"}}]
+        for _ in range(2):
+            client.responses.create(model="m", input="```python\nx = 1\n```", tools=tools)
+        deadline = time.monotonic() + 30
+        while server.service.sandboxes.spare_pid() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pids = server.service.sandboxes.process_ids()
+        assert len(pids) == 4  # two container kernels, the warm spare, the fork server
+        assert all(alive(pid) for pid in pids)
+    assert not [pid for pid in pids if alive(pid)]
+    server.stop()
+    with pytest.raises(RuntimeError, match="cannot be restarted"):
+        server.start()
+
+
+def test_base_url_needs_start_and_bad_settings_are_refused() -> None:
+    server = LocalServer()
+    with pytest.raises(RuntimeError, match="not started"):
+        _ = server.base_url
+    server.stop()
+    with pytest.raises(ValueError, match="idle_minutes"):
+        LocalServer(idle_minutes=0)
+
+
+def test_health_endpoint_counts_kernels(emulator: LocalServer) -> None:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{emulator.root_url}/_emulator/health", timeout=10) as reply:
+        body = json.loads(reply.read())
+    assert body["ok"] is True and isinstance(body["kernels"], int)
+
+
+def test_serve_command_runs_until_interrupted() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "openai_artifacts_nb", "serve", "--port", "0", "--idle-minutes", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("Local OpenAI emulator on http://127.0.0.1:")
+        base_url = first.rsplit(" ", 1)[-1].strip()
+        client = openai.OpenAI(base_url=base_url, api_key="k")
+        assert client.containers.create(name="cli").status == "running"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+        assert process.stderr is not None and "Stopping the emulator." in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
