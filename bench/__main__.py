@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from bench.harness import ROOT, Mode, Settings
-from bench.report import render_table, summary_line, write_results
+from bench.report import machine_line, render_table, summary_line, write_results
 from bench.suite import CASES, run_case
 
 
@@ -41,6 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings(mode=mode, repeat=repeat)
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     outcomes = []
+    load_before = os.getloadavg()[0]
     try:
         for number in args.case or sorted(CASES):
             sys.stderr.write(f"case {number} ({CASES[number][0]}) ...\n")
@@ -51,8 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             outcomes.append(outcome)
     finally:
         shutil.rmtree(settings.work_dir, ignore_errors=True)
-    sys.stdout.write(render_table(outcomes) + "\n\n" + summary_line(outcomes) + "\n")
-    write_results(args.out, outcomes, settings, list(argv if argv is not None else sys.argv[1:]))
+    load = (load_before, os.getloadavg()[0])
+    report = [machine_line(*load), render_table(outcomes), summary_line(outcomes)]
+    sys.stdout.write("\n\n".join(report) + "\n")
+    write_results(args.out, outcomes, settings, list(argv if argv is not None else sys.argv[1:]), load=load)
     sys.stdout.write(f"Results written to {args.out}\n")
     return 1 if any(outcome.error for outcome in outcomes) else 0
 

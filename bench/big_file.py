@@ -8,6 +8,7 @@ throughput is at least 0.8 times that of a plain streamed read with the SDK.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import shutil
@@ -88,7 +89,7 @@ def run(settings: Settings) -> list[Row]:
             with ThreadPoolExecutor(len(JOBS)) as pool:
                 list(pool.map(job, JOBS))
         else:
-            interleaved(repeat, {name: (lambda name=name: job(name)) for name in JOBS})
+            interleaved(repeat, {name: functools.partial(job, name) for name in JOBS})
 
     return _rows(seen, size=size, delay=delay, hash_speed=hash_speed)
 
@@ -104,7 +105,7 @@ def _rows(seen: dict[str, list[dict[str, Any]]], *, size: int, delay: float, has
 
     ours_rise, baseline_rise = rise("ours"), rise("baseline")
     ours_speed, stream_speed, baseline_speed = speed("ours"), speed("stream"), speed("baseline")
-    label = f"{size // MiB} MiB file, {delay * 1000:.0f} ms/request"
+    label = f"{size // MiB} MiB, {delay * 1000:.0f} ms/request"
     details = {
         "bytes": size,
         "idle_peak_rss_mib": idle,
@@ -137,7 +138,7 @@ def _rows(seen: dict[str, list[dict[str, Any]]], *, size: int, delay: float, has
     return [
         Row(
             case=TITLE,
-            what=f"peak memory rise over an idle process ({label}), vs .read() then write",
+            what=f"peak RSS rise over idle, {label}: fetch vs .read()",
             ours=ours_rise,
             reference=baseline_rise,
             reference_name=".read()",
@@ -150,7 +151,7 @@ def _rows(seen: dict[str, list[dict[str, Any]]], *, size: int, delay: float, has
         ),
         Row(
             case=TITLE,
-            what=f"throughput ({label}), vs a plain streamed SDK read",
+            what=f"throughput, {label}: fetch vs plain SDK stream",
             ours=ours_speed,
             reference=stream_speed,
             reference_name="stream",

@@ -115,7 +115,7 @@ def run(settings: Settings) -> list[Row]:
     return [
         Row(
             case=TITLE,
-            what=f"time in our code for {deltas_large:,} deltas (ReplyStream in a real kernel, 50 deltas/s)",
+            what=f"time in ReplyStream for {deltas_large:,} deltas at 50/s, in a kernel",
             ours=large_s,
             reference=per_delta_large,
             reference_name="per delta",
@@ -126,7 +126,7 @@ def run(settings: Settings) -> list[Row]:
         ),
         Row(
             case=TITLE,
-            what=f"growth from {deltas_small:,} to {deltas_large:,} deltas",
+            what=f"growth of that time from {deltas_small:,} to {deltas_large:,} deltas",
             ours=large_s,
             reference=small_s,
             reference_name=f"{deltas_small:,} deltas",

@@ -149,7 +149,8 @@ def run(settings: Settings) -> list[Row]:
     floor_s = Samples.of(times["floor"], "s")
     speedup = ratio(baseline_s.median, ours_s.median)
     over_floor = ratio(ours_s.median, floor_s.median)
-    label = f"{count} × {size // 1024} KiB, {delay * 1000:.0f} ms/request"
+    each = f"{size // MiB} MiB" if size >= MiB else f"{size // 1024} KiB"
+    label = f"{count} × {each}, {delay * 1000:.0f} ms/request"
     fetch_requests = requests_seen[-1]
     pool = max(waves)
     transfer = max(0.0, baseline_s.median - (count + 1) * delay)
@@ -192,7 +193,7 @@ def run(settings: Settings) -> list[Row]:
     return [
         Row(
             case=TITLE,
-            what=f"fetch vs the one-by-one loop ({label})",
+            what=f"fetch vs one-by-one loop, {label}",
             ours=ours_s,
             reference=baseline_s,
             reference_name="loop",
@@ -205,7 +206,7 @@ def run(settings: Settings) -> list[Row]:
         ),
         Row(
             case=TITLE,
-            what="fetch vs the floor (one listing + one download round trip)",
+            what="fetch vs floor: one listing + one download round trip",
             ours=ours_s,
             reference=floor_s,
             reference_name="floor",

@@ -14,7 +14,7 @@ from typing import Any
 from bench.harness import Row, Settings
 
 HEADERS = ("case", "measures", "ours", "reference", "ratio", "target", "result")
-MEASURE_WIDTH = 58
+MEASURE_WIDTH = 64
 
 
 @dataclass
@@ -117,7 +117,22 @@ def summary_line(outcomes: list[CaseOutcome]) -> str:
     return text + "."
 
 
-def write_results(path: Path, outcomes: list[CaseOutcome], settings: Settings, argv: list[str]) -> None:
+def machine_line(load_before: float, load_after: float) -> str:
+    """One line on what ran the numbers: CPUs and the load average (other work skews every timing)."""
+    return (
+        f"Machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average {load_before:.1f} at "
+        f"start and {load_after:.1f} at the end (every contender ran interleaved under the same load)."
+    )
+
+
+def write_results(
+    path: Path,
+    outcomes: list[CaseOutcome],
+    settings: Settings,
+    argv: list[str],
+    *,
+    load: tuple[float, float] = (0.0, 0.0),
+) -> None:
     """Write every sample, median, ratio and verdict to ``path`` as JSON, with what machine ran them."""
     payload = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -127,6 +142,7 @@ def write_results(path: Path, outcomes: list[CaseOutcome], settings: Settings, a
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
+        "load_average": {"start": load[0], "end": load[1]},
         "summary": summary_line(outcomes),
         "cases": [outcome.to_json() for outcome in outcomes],
     }
