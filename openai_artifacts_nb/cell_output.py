@@ -86,22 +86,28 @@ def run_and_show(
             view.note("saving the files…")
 
     progress, progress_handle = _progress_bars(options)
-    result = session.run(
-        prompt,
-        client=client,
-        model=model,
-        out_dir=out_dir,
-        link_base=link_base,
-        instructions=instructions,
-        files=list(files),
-        stream=stream,
-        on_event=on_event,
-        on_notice=show_notice,
-        progress=progress,
-    )
-    if progress_handle is not None:
-        progress_handle.update(_Empty())
-        progress.close()
+    try:
+        result = session.run(
+            prompt,
+            client=client,
+            model=model,
+            out_dir=out_dir,
+            link_base=link_base,
+            instructions=instructions,
+            files=list(files),
+            stream=stream,
+            on_event=on_event,
+            on_notice=show_notice,
+            progress=progress,
+        )
+    except BaseException:
+        # The error itself is shown once, by the caller; the stream keeps what arrived, without "waiting".
+        view.abandon(_Empty())
+        raise
+    finally:
+        if progress_handle is not None:
+            progress_handle.update(_Empty())
+            progress.close()
     view.finish(ReplyView(result.text, result.code_runs))
     if not options.quiet:
         for artifact in result.artifacts:

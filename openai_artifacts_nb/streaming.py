@@ -241,6 +241,13 @@ class ReplyStream:
         else:
             self._handle.update(content)
 
+    def abandon(self, empty: Any) -> None:
+        """The turn failed: keep what arrived (without the status note), or ``empty`` if nothing did."""
+        self._note = ""
+        if self.live and self._handle is not None:
+            has_content = bool(self._text_length or self._runs)
+            self._handle.update(self.view() if has_content else empty)
+
     def finish(self, final: Any) -> None:
         """Replace the stream with ``final`` (the reply with working links); print it in a terminal."""
         self._note = ""

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import openai
+import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 from openai_artifacts_nb.cell_output import DisplayOptions, run_and_show
+from openai_artifacts_nb.errors import ApiError
+from openai_artifacts_nb.local import LocalServer
 from openai_artifacts_nb.session import ConversationSession
 
 PROMPT = (
@@ -58,3 +61,24 @@ def test_quiet_shows_no_previews(ip: InteractiveShell, client: openai.OpenAI, tm
         )
     assert not any("image/png" in o.data for o in captured.outputs)
     assert "2 files saved" in captured.outputs[-1].data["text/plain"]
+
+
+def test_a_failed_turn_leaves_no_waiting_note(
+    ip: InteractiveShell, client: openai.OpenAI, emulator: LocalServer, tmp_path: Path
+) -> None:
+    emulator.faults.fail_next(3, status=500, should_retry=False)
+    with capture_output() as captured, pytest.raises(ApiError):
+        run_and_show(
+            ConversationSession(),
+            "hello",
+            client=client,
+            model="gpt-4.1",
+            out_dir=tmp_path / "out",
+            link_base=tmp_path,
+            options=DisplayOptions(live=True),
+        )
+    last_reply_state = [
+        o.data for o in captured.outputs if "text/markdown" in o.data or o.data == {"text/plain": ""}
+    ]
+    assert last_reply_state[-1] == {"text/plain": ""}
+    assert not (tmp_path / "out").exists()

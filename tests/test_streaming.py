@@ -205,3 +205,19 @@ def test_view_bundle_honours_include_and_exclude() -> None:
     assert set(view._repr_mimebundle_(include=["text/plain"])) == {"text/plain"}
     assert set(view._repr_mimebundle_(exclude=["text/markdown"])) == {"text/plain"}
     assert StreamingView("")._repr_mimebundle_()["text/plain"] == "... waiting for the reply"
+
+
+def test_abandon_keeps_what_arrived_without_the_waiting_note() -> None:
+    display = FakeDisplay()
+    stream = ReplyStream(live=True, display=display)
+    stream.start()
+    stream.note("running code in the container…")
+    stream.handle(text_delta("partial answer"))
+    stream.abandon("EMPTY")
+    kept = display.shown[-1]._repr_mimebundle_()["text/markdown"]
+    assert "partial answer" in kept and "⏳" not in kept
+    empty = FakeDisplay()
+    nothing = ReplyStream(live=True, display=empty)
+    nothing.start()
+    nothing.abandon("EMPTY")
+    assert empty.shown[-1] == "EMPTY"
