@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,6 +80,11 @@ def jupyter_server(
     """JupyterLab on 127.0.0.1 (a free port, a token), serving ``lab_root``, shut down after the session."""
     with running_server(lab_root, tmp_path_factory.mktemp("jupyter-home")) as server:
         yield server
+    if server.leftovers:
+        warnings.warn(
+            f"processes still alive after the Jupyter server shut down (ended now): {server.leftovers}",
+            stacklevel=1,
+        )
 
 
 def _new_context(browser: Browser) -> BrowserContext:

@@ -59,6 +59,7 @@ class JupyterServer:
     token: str
     root_dir: Path
     log_path: Path
+    home: Path
     leftovers: list[str] = field(default_factory=list)
 
     def url(self, path: str, *, with_token: bool = False) -> str:
@@ -77,9 +78,13 @@ class JupyterServer:
             return bytes(reply.read())
 
     def shut_down_sessions(self) -> None:
-        """Stop every notebook session and its kernel, so the next test starts from a quiet server."""
+        """Stop every notebook session and its kernel, so the next test starts from a quiet server.
+
+        Whatever the kernels left running is ended too and noted in ``leftovers``.
+        """
         for session in json.loads(self.api("GET", "api/sessions")):
             self.api("DELETE", f"api/sessions/{session['id']}")
+        self.leftovers.extend(end_processes_of(self.home, keep=(self.process.pid,)))
 
     def log(self) -> str:
         """The server's output so far (for failure messages)."""
@@ -185,9 +190,10 @@ def start_server(root_dir: Path, home: Path) -> JupyterServer:
         base_url = _wait_until_listening(process, home / "runtime", log_path, token)
     except BaseException:
         _terminate(process)
+        end_processes_of(home)
         raise
     return JupyterServer(
-        process=process, base_url=base_url, token=token, root_dir=root_dir, log_path=log_path
+        process=process, base_url=base_url, token=token, root_dir=root_dir, log_path=log_path, home=home
     )
 
 
@@ -201,16 +207,40 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=STOP_TIMEOUT)
 
 
-def stop_server(server: JupyterServer) -> None:
-    """Shut the server down through its API (which stops its kernels), then end anything it left behind.
+def end_processes_of(home: Path, *, keep: tuple[int, ...] = ()) -> list[str]:
+    """End every process still running with this test home's environment; return what each was.
 
-    Processes the server started (kernels, and whatever a kernel started) are noted before the shutdown;
-    those still alive afterwards are ended by pid and listed in ``server.leftovers``.
+    Kernels and whatever they start (the emulator's sandboxes) inherit ``JUPYTER_CONFIG_DIR`` pointing into
+    ``home``, which no other process on the machine has; so even ones orphaned when their parent exited are
+    found, and nothing that these tests did not start is touched. Pids in ``keep`` are spared.
     """
-    try:
-        descendants = psutil.Process(server.process.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        descendants = []
+    marker = str(home / "config")
+    found = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if (
+                process.pid not in {os.getpid(), *keep}
+                and process.environ().get("JUPYTER_CONFIG_DIR") == marker
+            ):
+                found.append(process)
+    ended = []
+    for process in found:
+        with contextlib.suppress(psutil.Error):
+            ended.append(f"{process.pid} " + " ".join(process.cmdline()[1:4]))
+            process.terminate()
+    _, alive = psutil.wait_procs(found, timeout=5)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(alive, timeout=5)
+    return ended
+
+
+def stop_server(server: JupyterServer) -> None:
+    """Shut the server down through its API (which stops its kernels), then end anything left behind.
+
+    What had to be ended after a clean shutdown is listed in ``server.leftovers``.
+    """
     request = urllib.request.Request(
         server.url("api/shutdown"), method="POST", headers={"Authorization": f"token {server.token}"}
     )
@@ -220,12 +250,7 @@ def stop_server(server: JupyterServer) -> None:
         server.process.wait(timeout=STOP_TIMEOUT)
     except subprocess.TimeoutExpired:
         _terminate(server.process)
-    _, alive = psutil.wait_procs(descendants, timeout=5)
-    for process in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            server.leftovers.append(" ".join(process.cmdline()[:4]))
-            process.kill()
-    psutil.wait_procs(alive, timeout=5)
+    server.leftovers.extend(end_processes_of(server.home))
 
 
 @contextlib.contextmanager

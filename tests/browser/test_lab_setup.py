@@ -21,7 +21,8 @@ pytestmark = pytest.mark.browser
 PAYLOAD = bytes(range(256)) * 4
 
 CELLS = [
-    "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.show()",
+    "import io\nfrom IPython.display import Image\nfrom PIL import Image as Picture\n"
+    "png = io.BytesIO()\nPicture.new('RGB', (96, 48), 'teal').save(png, 'PNG')\nImage(png.getvalue())",
     "import ipywidgets as widgets\nbutton = widgets.Button(description='press me')\n"
     "label = widgets.Label('waiting')\nbutton.on_click(lambda _: setattr(label, 'value', 'pressed'))\n"
     "widgets.VBox([button, label])",

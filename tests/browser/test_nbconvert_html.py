@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,7 +25,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.browser.conftest import NOTEBOOKS
-from tests.browser.jupyter_server import server_environment
+from tests.browser.jupyter_server import end_processes_of, server_environment
 from tests.browser.lab import sha256_bytes, sha256_file
 
 pytestmark = pytest.mark.browser
@@ -43,18 +44,24 @@ def exported(tmp_path_factory: pytest.TempPathFactory, chromium_executable: Path
     folder = tmp_path_factory.mktemp("nbconvert")
     ignore = shutil.ignore_patterns("*_artifacts", "*.executed.ipynb")
     shutil.copytree(NOTEBOOKS, folder, dirs_exist_ok=True, ignore=ignore)
-    env = server_environment(tmp_path_factory.mktemp("nbconvert-home"))
+    home = tmp_path_factory.mktemp("nbconvert-home")
+    env = server_environment(home)
     executed = folder / "quickstart.executed.ipynb"
     cli = Path(sys.executable).with_name("openai-artifacts")
-    run = subprocess.run(
-        [str(cli), "run", str(folder / "quickstart.ipynb"), "--local", "--output", str(executed)],
-        env=env,
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        check=False,
-    )
+    try:
+        run = subprocess.run(
+            [str(cli), "run", str(folder / "quickstart.ipynb"), "--local", "--output", str(executed)],
+            env=env,
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+            check=False,
+        )
+    finally:
+        leftovers = end_processes_of(home)
+    if leftovers:
+        warnings.warn(f"still running after `openai-artifacts run` (ended now): {leftovers}", stacklevel=1)
     assert run.returncode == 0, f"openai-artifacts run failed:\n{run.stdout}\n{run.stderr}"
     convert = subprocess.run(
         [sys.executable, "-m", "nbconvert", "--to", "html", str(executed), "--output-dir", str(folder)],

@@ -1,0 +1,46 @@
+"""The quickstart in Notebook 7 (``/notebooks/...``), served by the same Jupyter server as the Lab tests.
+
+One pass with the same checks as in JupyterLab, on its own copy of the notebook (in ``notebook7/``) so its
+artifacts never mix with the Lab run's. Screenshot: ``tests/output/quickstart_notebook7.png``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.browser import checks
+from tests.browser.conftest import NOTEBOOKS
+from tests.browser.jupyter_server import JupyterServer
+from tests.browser.lab import NotebookPage
+
+pytestmark = pytest.mark.browser
+
+FOLDER = "notebook7"
+
+
+def test_quickstart_in_notebook7(
+    jupyter_server: JupyterServer, page: Page, output_dir: Path, request: pytest.FixtureRequest
+) -> None:
+    folder = jupyter_server.root_dir / FOLDER
+    ignore = shutil.ignore_patterns("*_artifacts", "*.executed.ipynb")
+    shutil.copytree(NOTEBOOKS, folder, dirs_exist_ok=True, ignore=ignore)
+    request.addfinalizer(jupyter_server.shut_down_sessions)
+
+    page.goto(jupyter_server.url(f"notebooks/{FOLDER}/quickstart.ipynb", with_token=True))
+    notebook = NotebookPage(page)
+    notebook.wait_until_ready()
+    notebook.run_all()
+    notebook.wait_until_run()
+    assert notebook.errors() == []
+
+    saved = checks.saved_artifacts(folder / "quickstart_artifacts")
+    checks.check_images_loaded(notebook, saved)
+    checks.check_table_preview(notebook)
+    checks.check_no_sandbox_link(notebook)
+    checks.check_download_buttons(notebook, saved)
+    checks.check_links_served(notebook, jupyter_server, saved, f"{FOLDER}/quickstart_artifacts")
+    assert notebook.screenshot(output_dir / "quickstart_notebook7.png").stat().st_size > 10_000
