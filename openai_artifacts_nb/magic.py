@@ -95,7 +95,7 @@ class OpenAIMagics(Magics):
         self._told_where = False
 
     @_flags(
-        magic_arguments(),
+        magic_arguments(name="%openai"),
         argument("--model", "-m", default=None, help="model for this cell (default: OpenAIMagics.model)"),
         argument(
             "--file", "-f", action="append", default=[], metavar="PATH", help="upload PATH into the container"

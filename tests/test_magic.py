@@ -276,3 +276,10 @@ def test_manifest_lists_what_the_cell_showed(ip: InteractiveShell, notebook_dir:
     run_ok(ip, "%%openai --out result\n" + CHART_AND_TABLE)
     manifest = json.loads((notebook_dir / "analysis_artifacts" / "manifest.json").read_text())
     assert "squares.png" in json.dumps(manifest) and "squares.csv" in json.dumps(manifest)
+
+
+def test_unknown_flag_is_one_line(ip: InteractiveShell) -> None:
+    run = run_cell(ip, "%%openai --bogus\nhello")
+    assert run.stderr == "UsageError: unrecognized arguments: --bogus\n"
+    doc = OpenAIMagics.openai.__doc__ or ""
+    assert "%%openai [--model MODEL]" in doc
