@@ -16,18 +16,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from bench.emulated import emulator, make_openai_client, run_code
 from bench.harness import (
     BenchError,
     MiB,
     Row,
     Samples,
     Settings,
-    emulator,
     interleaved,
-    make_openai_client,
     ratio,
     run_child,
-    run_code,
 )
 
 NUMBER = 2

@@ -15,6 +15,7 @@ class KernelSession:
     """A started ``python3`` kernel and its blocking client; :meth:`run` returns what the code printed."""
 
     def __init__(self, manager: Any, client: Any) -> None:
+        """Wrap a started kernel ``manager`` and its connected blocking ``client``."""
         self.manager = manager
         self.client = client
         self.display_messages = 0

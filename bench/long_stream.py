@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.harness import Row, Samples, Settings, emulator, interleaved, ratio
+from bench.emulated import emulator
+from bench.harness import Row, Samples, Settings, interleaved, ratio
 from bench.kernel import kernel
 
 NUMBER = 4

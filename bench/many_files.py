@@ -15,18 +15,15 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from bench.emulated import container_of, emulator, logged_openai_client, run_code
 from bench.harness import (
     BenchError,
     MiB,
     Row,
     Samples,
     Settings,
-    container_of,
-    emulator,
     interleaved,
-    logged_openai_client,
     ratio,
-    run_code,
     timed,
 )
 

@@ -16,7 +16,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bench.harness import BenchError, KiB, Row, Samples, Settings, child_env, emulator
+from bench.emulated import emulator
+from bench.harness import BenchError, KiB, Row, Samples, Settings, child_env
 
 NUMBER = 5
 TITLE = "notebook weight"

@@ -170,3 +170,21 @@ def test_notebook_weight_case_weighs_each_artifact(smoke: Settings) -> None:
         assert row.details["embedded_twice"] is False
     png = rows[0]
     assert {"image/png", "image/jpeg", "image/webp"} & set(png.details["output_types"])
+
+
+def test_request_log_counts_requests_and_overlap() -> None:
+    from bench.emulated import RequestLog
+
+    log = RequestLog()
+    log.done.extend(
+        [
+            ("GET", "/v1/containers/cntr_1/files", 0.0, 0.1),
+            ("GET", "/v1/containers/cntr_1/files/cfile_a/content", 0.1, 0.2),
+            ("GET", "/v1/containers/cntr_1/files/cfile_b/content", 0.11, 0.21),
+            ("GET", "/v1/containers/cntr_1/files/cfile_c/content", 0.3, 0.4),
+        ]
+    )
+    assert log.most_in_flight() == 2
+    assert log.summary() == "4 requests (3 GET …/content, 1 GET …/files), at most 2 in flight"
+    log.clear()
+    assert log.summary() == "0 requests (), at most 0 in flight"
