@@ -177,35 +177,42 @@ def _find_label_start(text: str, close_bracket: int) -> int | None:
     return None
 
 
-def _find_target_end(text: str, start: int, angled: bool) -> tuple[int, int] | None:
-    """Return (end of the destination text, index just past the closing ``)``) of a link target."""
+def _find_target_ends(text: str, start: int, angled: bool) -> list[tuple[int, int]]:
+    """Return the possible (end of destination, index past the closing ``)``) of a link target, best first.
+
+    The first is where CommonMark ends it (balanced parentheses). Models also write unbalanced parentheses
+    in unencoded names (``a).csv``, ``(draft.csv``), so every later ``)`` on the line is offered too; the
+    caller keeps the first one that names a known file.
+    """
     if angled:
         close = text.find(">", start)
         newline = text.find("\n", start)
         if close < 0 or (0 <= newline < close):
-            return None
+            return []
         after = close + 1
         while after < len(text) and text[after] in " \t":
             after += 1
         title_end = _skip_title(text, after)
-        return (close, title_end + 1) if title_end < len(text) and text[title_end] == ")" else None
+        return [(close, title_end + 1)] if title_end < len(text) and text[title_end] == ")" else []
+    balanced: tuple[int, int] | None = None
+    others: list[tuple[int, int]] = []
     depth = 0
     index = start
-    while index < len(text):
+    while index < len(text) and text[index] != "\n" and len(others) < 8:
         char = text[index]
-        if char == "\n":
-            return None
         if char == "\\" and index + 1 < len(text):
             index += 2
             continue
         if char == "(":
             depth += 1
         elif char == ")":
-            if depth == 0:
-                return index, index + 1
-            depth -= 1
+            if depth == 0 and balanced is None:
+                balanced = (index, index + 1)
+            else:
+                others.append((index, index + 1))
+            depth = max(depth - 1, 0)
         index += 1
-    return None
+    return ([balanced] if balanced is not None else []) + others
 
 
 def _skip_title(text: str, index: int) -> int:
@@ -246,9 +253,12 @@ def _strip_scheme(text: str) -> str:
     return re.sub("sandbox:", "sandbox ", text, flags=re.IGNORECASE)
 
 
-def _span_target(spans: Sequence[tuple[int, int, LinkTarget]], start: int, end: int) -> LinkTarget | None:
+def _span_target(
+    spans: Sequence[tuple[int, int, LinkTarget]], start: int, end: int, *, whole: bool = False
+) -> LinkTarget | None:
+    """Return the file of the span overlapping ``[start, end)`` (with ``whole``: a span ending inside it)."""
     for span_start, span_end, target in spans:
-        if span_start < end and start < span_end:
+        if span_start < end and start < span_end and (not whole or span_end <= end):
             return target
     return None
 
@@ -307,18 +317,27 @@ def _rewrite_markdown_link(
     label_start = _find_label_start(text, close_bracket)
     angled = bool(match.group(1))
     target_start = match.end()
-    ends = _find_target_end(text, target_start, angled)
-    if label_start is None or ends is None:
+    candidates = _find_target_ends(text, target_start, angled)
+    if label_start is None or not candidates:
         return None
-    destination_end, link_end = ends
-    destination = text[target_start:destination_end]
-    title = ""
-    if not angled:
-        titled = _TITLE.match(destination)
-        if titled is not None:
-            destination = titled.group("target")
-            title = " " + titled.group("title")
-    found = _span_target(spans, target_start, target_start + len(destination)) or table.lookup(destination)
+    chosen: tuple[int, str, str, LinkTarget | None] | None = None
+    for destination_end, link_end in candidates:
+        destination = text[target_start:destination_end]
+        title = ""
+        if not angled:
+            titled = _TITLE.match(destination)
+            if titled is not None:
+                destination = titled.group("target")
+                title = " " + titled.group("title")
+        destination_stop = target_start + len(destination)
+        found = _span_target(spans, target_start, destination_stop, whole=True) or table.lookup(destination)
+        if found is not None:
+            chosen = (link_end, destination, title, found)
+            break
+        if chosen is None:
+            chosen = (link_end, destination, title, None)
+    assert chosen is not None
+    link_end, destination, title, found = chosen
     image = label_start > 0 and text[label_start - 1] == "!"
     start = label_start - 1 if image else label_start
     label = _clean_label(text[label_start + 1 : close_bracket], table, found)

@@ -152,6 +152,17 @@ def test_link_at_the_very_start_and_reference_definitions() -> None:
     assert _links(result) == [("link", "out/d.csv", "the data")]
 
 
+def test_unbalanced_parentheses_in_unencoded_names() -> None:
+    table = _table(("a).csv", "out/a).csv", None), ("(draft.csv", "out/(draft.csv", None))
+    text = "[a](sandbox:/mnt/data/a).csv) and [d](sandbox:/mnt/data/(draft.csv) end"
+    result = rewrite_links(text, table)
+    assert result == "[a](out/a%29.csv) and [d](out/%28draft.csv) end"
+    # With an annotation span, the span says where the target ends.
+    text = "[a](sandbox:/mnt/data/a).csv)"
+    span = Span(4, len(text) - 1, LinkTarget("a).csv", "o/a).csv"))
+    assert rewrite_links(text, LinkTable(), [span]) == "[a](o/a%29.csv)"
+
+
 def test_label_that_repeats_the_sandbox_url_is_cleaned() -> None:
     table = _table(("x.csv", "out/x.csv", None))
     result = rewrite_links("[sandbox:/mnt/data/x.csv](sandbox:/mnt/data/x.csv)", table)
