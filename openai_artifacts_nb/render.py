@@ -525,7 +525,7 @@ def _display_image(
             else frame.resize((max(1, int(frame.width * scale)), max(1, int(frame.height * scale))))
         )
         buffer = io.BytesIO()
-        candidate.save(buffer, format="PNG", optimize=True)
+        candidate.save(buffer, format="PNG")
         if buffer.tell() <= limits.image_max_bytes:
             return (
                 "image/png",

@@ -177,6 +177,14 @@ class FetchProgress(ipywidgets.VBox):  # type: ignore[misc]
             self.children = tuple(self._rows)
         return self._bars[name]
 
+    def close(self) -> None:
+        """Close the bars and their rows too, so none is left in a saved notebook's widget state."""
+        for row in self._rows:
+            for child in row.children:
+                child.close()
+            row.close()
+        super().close()
+
     @property
     def names(self) -> Iterable[str]:
         """The files seen so far."""

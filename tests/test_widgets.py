@@ -125,3 +125,11 @@ def test_tiny_and_empty_files(tmp_path: Path, size: int) -> None:
     widget.button.click()
     data, _ = _delivered(seen)
     assert data == path.read_bytes()
+
+
+def test_closing_the_progress_closes_every_bar() -> None:
+    bars = FetchProgress(interval=0.0)
+    bars("a.csv", 1, 2)
+    bar, label = bars._bars["a.csv"]
+    bars.close()
+    assert bar.comm is None and label.comm is None and bars.comm is None
