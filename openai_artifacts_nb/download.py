@@ -262,8 +262,11 @@ class Downloader:
 
         name = ref.display_name
         where = _in(ref)
-        if isinstance(error, openai.NotFoundError):
-            if ref.store == "container" and self._container_expired(ref.container_id or ""):
+        expired_code = getattr(error, "code", None) == "container_expired"
+        if isinstance(error, openai.NotFoundError) or (
+            expired_code and isinstance(error, openai.APIStatusError)
+        ):
+            if ref.store == "container" and (expired_code or self._container_expired(ref.container_id or "")):
                 return ContainerExpiredError(
                     f"{name} ({ref.file_id}) is gone: container {ref.container_id} has expired "
                     "(containers expire after 20 idle minutes, and their files with them); "

@@ -153,6 +153,25 @@ def test_404_maps_to_expired_container_or_missing_file(
     assert not (tmp_path / ".m.part").exists()
 
 
+def test_container_expired_code_needs_no_second_request(
+    tmp_path: Path, replay_server: ReplayServer, replay_client: Any
+) -> None:
+    body = {
+        "error": {
+            "message": "Container is expired.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "container_expired",
+        }
+    }
+    replay_server.json("/v1/containers/cntr_1/files/cfile_1/content", body, status=400)
+    with pytest.raises(
+        ContainerExpiredError, match=r"data.bin \(cfile_1\) is gone: container cntr_1 has expired"
+    ):
+        Downloader(replay_client).download(_ref(), tmp_path / ".x.part")
+    assert replay_server.paths_requested() == ["/v1/containers/cntr_1/files/cfile_1/content"]
+
+
 def test_missing_files_object(tmp_path: Path, replay_client: Any) -> None:
     ref = ArtifactRef(store="files", file_id="file-gone", filename="x.csv", found_by=("file_path",))
     with pytest.raises(FileMissingError, match=r"x.csv \(file-gone\) no longer exists in Files"):
