@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import openai
 import pytest
 
@@ -105,15 +103,10 @@ def test_the_kernel_never_sees_api_keys(client: openai.OpenAI, monkeypatch: pyte
     assert logs_of(response) == ["[]\n"]
 
 
-@pytest.fixture(scope="module")
-def strict_server() -> Iterator[LocalServer]:
-    """A dedicated emulator with a 1.5 s limit per code call."""
-    with LocalServer(exec_timeout=1.5) as server:
-        yield server
-
-
-def test_a_call_over_the_time_limit_is_interrupted(strict_server: LocalServer) -> None:
-    client = openai.OpenAI(base_url=strict_server.base_url, api_key="k")
+def test_a_call_over_the_time_limit_is_interrupted(
+    client: openai.OpenAI, emulator: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(emulator.service, "exec_timeout", 1.5)
     response = run(client, "import time\nprint('start', flush=True)\ntime.sleep(30)", "print('still alive')")
     first, second = logs_of(response)
     assert first.startswith("start\n")

@@ -17,26 +17,22 @@ import importlib
 import json
 import os
 import random
+import select
 import signal
 import sys
 from typing import Any
 
-# Heavy modules every kernel (or typical prompt code) needs; imported once here, shared copy-on-write.
-# Not matplotlib's inline backend: it must be imported after the kernel's shell exists to hook into it.
-PRELOAD = (
-    "ipykernel.kernelapp",
-    "ipykernel.ipkernel",
-    "IPython",
-    "numpy",
-    "matplotlib",
-    "PIL.Image",
-)
+# Modules every kernel needs, imported before the first fork.
+ESSENTIAL = ("ipykernel.kernelapp", "ipykernel.ipkernel", "IPython")
+# Modules typical prompt code needs, imported one by one while no fork is asked for, so the first kernel is
+# not kept waiting; kernels forked afterwards share them copy-on-write. Not matplotlib's inline backend: it
+# must be imported after the kernel's shell exists to hook into it.
+OPTIONAL = ("numpy", "matplotlib", "PIL.Image", "matplotlib.figure")
 
 
-def _preload() -> None:
-    for name in PRELOAD:
-        with contextlib.suppress(ImportError):
-            importlib.import_module(name)
+def _load(name: str) -> None:
+    with contextlib.suppress(ImportError):
+        importlib.import_module(name)
 
 
 def _reap(_signum: int = 0, _frame: Any = None) -> None:
@@ -78,13 +74,22 @@ def _become_kernel(request: dict[str, Any], server_pid: int) -> None:
     )
 
 
+def _next_request(pending: list[str]) -> str:
+    """Return the next request line ('' at end of input), preloading optional modules while waiting."""
+    while pending and not select.select([sys.stdin], [], [], 0)[0]:
+        _load(pending.pop(0))
+    return sys.stdin.readline()
+
+
 def main() -> int:
     """Serve fork requests on stdin until it closes."""
-    _preload()
+    for name in ESSENTIAL:
+        _load(name)
+    pending = list(OPTIONAL)
     server_pid = os.getpid()
     children: list[int] = []
     signal.signal(signal.SIGCHLD, _reap)
-    for line in sys.stdin:
+    while line := _next_request(pending):
         request = json.loads(line)
         pid = os.fork()
         if pid == 0:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -57,12 +59,52 @@ class KernelProcess(Protocol):
         """Stop the kernel now and clean up its files."""
 
 
-def _ready_client(connection_file: Path) -> BlockingKernelClient:
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _await_message(
+    receive: Callable[..., Any], msg_id: str, *, until: float, alive: Callable[[], bool]
+) -> bool:
+    """Wait for a message answering ``msg_id``: False on timeout; raise if the kernel died."""
+    while time.monotonic() < until:
+        try:
+            message = receive(timeout=0.2)
+        except queue.Empty:
+            if not alive():
+                raise RuntimeError("the kernel died while starting") from None
+            continue
+        if message["parent_header"].get("msg_id") == msg_id:
+            return True
+    return False
+
+
+def _ready_client(connection_file: Path, *, alive: Callable[[], bool]) -> BlockingKernelClient:
+    """Connect to a starting kernel and return once it answers on the shell channel and publishes on IOPub.
+
+    jupyter_client's own ``wait_for_ready`` calls a kernel dead when its heartbeat has not started within
+    a second, which a loaded machine easily exceeds; this watches the process itself instead.
+    """
     client = BlockingKernelClient(connection_file=str(connection_file))
     client.load_connection_file()
     client.start_channels()
-    client.wait_for_ready(timeout=_READY_TIMEOUT)
-    return client
+    deadline = time.monotonic() + _READY_TIMEOUT
+    while time.monotonic() < deadline:
+        msg_id = client.kernel_info()
+        until = min(deadline, time.monotonic() + 5.0)
+        replied = _await_message(client.get_shell_msg, msg_id, until=until, alive=alive)
+        if replied and _await_message(client.get_iopub_msg, msg_id, until=until, alive=alive):
+            while True:
+                try:
+                    client.get_iopub_msg(timeout=0.05)
+                except queue.Empty:
+                    return client
+    client.stop_channels()
+    raise RuntimeError("the kernel did not become ready in time")
 
 
 class ForkedKernel:
@@ -81,13 +123,7 @@ class ForkedKernel:
 
     def is_alive(self) -> bool:
         """Whether the process still exists (the fork server reaps it as soon as it exits)."""
-        if self._pid is None:
-            return False
-        try:
-            os.kill(self._pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
+        return self._pid is not None and _pid_alive(self._pid)
 
     def interrupt(self) -> None:
         """Send SIGINT, which ipykernel turns into ``KeyboardInterrupt``."""
@@ -192,7 +228,7 @@ class KernelLauncher:
             raise RuntimeError("the kernel fork server stopped")
         pid = int(json.loads(reply)["pid"])
         try:
-            client = _ready_client(connection_file)
+            client = _ready_client(connection_file, alive=lambda: _pid_alive(pid))
         except RuntimeError:
             ForkedKernel(pid, BlockingKernelClient(), files).kill()
             raise
@@ -224,7 +260,7 @@ class KernelLauncher:
             cwd=str(folder), env=kernel_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         try:
-            client = _ready_client(connection_file)
+            client = _ready_client(connection_file, alive=manager.is_alive)
         except RuntimeError:
             manager.shutdown_kernel(now=True)
             raise

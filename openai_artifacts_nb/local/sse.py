@@ -15,14 +15,6 @@ def frame(event: dict[str, Any], sequence_number: int) -> bytes:
     return f"event: {event['type']}\ndata: {data}\n\n".encode()
 
 
-def numbered(events: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Yield ``events`` with ``sequence_number`` 0, 1, 2, … placed as upstream does (after ``type``)."""
-    for number, event in enumerate(events):
-        body = {"type": event["type"], "sequence_number": number}
-        body.update((key, value) for key, value in event.items() if key != "type")
-        yield body
-
-
 def stream(events: Iterable[dict[str, Any]]) -> Iterator[bytes]:
     """Yield the SSE frames of ``events``, numbering them from 0."""
     for number, event in enumerate(events):
