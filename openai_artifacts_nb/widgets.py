@@ -134,16 +134,17 @@ class ArtifactDownload(ipywidgets.VBox):  # type: ignore[misc]
 
 
 class FetchProgress(ipywidgets.VBox):  # type: ignore[misc]
-    """One progress bar per file while the engine saves files; call it as the engine's ``progress`` hook.
+    """A progress bar per large file while the engine saves files; call it as the engine's ``progress`` hook.
 
-    Calls may come from the engine's worker threads; widget updates are throttled to ``interval`` seconds
-    per file so a fast download does not flood the front end.
+    Files under ``min_bytes`` get no bar. Calls may come from the engine's worker threads; updates are
+    throttled to ``interval`` seconds per file so a fast download does not flood the front end.
     """
 
-    def __init__(self, *, interval: float = 0.2) -> None:
+    def __init__(self, *, interval: float = 0.2, min_bytes: int = 1_000_000) -> None:
         super().__init__([])
         self.add_class("oai-fetch-progress")
         self.interval = interval
+        self.min_bytes = min_bytes
         self._bars: dict[str, tuple[ipywidgets.FloatProgress, ipywidgets.HTML]] = {}
         self._last: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -151,6 +152,8 @@ class FetchProgress(ipywidgets.VBox):  # type: ignore[misc]
 
     def __call__(self, name: str, done: int, total: int | None) -> None:
         """Record that ``done`` of ``total`` bytes of ``name`` are on disk."""
+        if name not in self._bars and max(done, total or 0) < self.min_bytes:
+            return  # small files arrive before a bar could help; making none keeps the notebook light
         now = time.monotonic()
         with self._lock:
             finished = total is not None and done >= total

@@ -88,7 +88,7 @@ def test_a_file_gone_from_disk_says_so(tmp_path: Path) -> None:
 
 
 def test_fetch_progress_throttles_and_always_shows_the_end() -> None:
-    bars = FetchProgress(interval=60.0)
+    bars = FetchProgress(interval=60.0, min_bytes=0)
     for done in range(0, 1001, 10):
         bars("data.csv", done, 1000)
     bar, label = bars._bars["data.csv"]
@@ -101,7 +101,7 @@ def test_fetch_progress_throttles_and_always_shows_the_end() -> None:
 
 
 def test_fetch_progress_from_worker_threads() -> None:
-    bars = FetchProgress(interval=0.0)
+    bars = FetchProgress(interval=0.0, min_bytes=0)
 
     def work(index: int) -> None:
         for done in range(0, 101, 5):
@@ -128,8 +128,16 @@ def test_tiny_and_empty_files(tmp_path: Path, size: int) -> None:
 
 
 def test_closing_the_progress_closes_every_bar() -> None:
-    bars = FetchProgress(interval=0.0)
+    bars = FetchProgress(interval=0.0, min_bytes=0)
     bars("a.csv", 1, 2)
     bar, label = bars._bars["a.csv"]
     bars.close()
     assert bar.comm is None and label.comm is None and bars.comm is None
+
+
+def test_small_files_get_no_bar() -> None:
+    bars = FetchProgress()
+    bars("small.csv", 500, 500)
+    assert bars.children == () and list(bars.names) == []
+    bars("big.bin", 10, 5_000_000)
+    assert list(bars.names) == ["big.bin"]
