@@ -400,6 +400,19 @@ def test_fetch_command(
     assert TEST_API_KEY not in captured.out + captured.err
 
 
+def test_the_cli_dispatches_to_fetch_command(
+    tmp_path: Path,
+    replay_server: ReplayServer,
+    two_files: dict[str, bytes],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from openai_artifacts_nb.cli import main
+
+    assert main(["fetch", "cntr_f", "--out", str(tmp_path), "--base-url", replay_server.base_url]) == 0
+    assert (tmp_path / "chart.png").read_bytes() == two_files["cfile_png"]
+    assert "chart.png\t" in capsys.readouterr().out
+
+
 def test_fetch_command_success_is_zero(
     tmp_path: Path,
     replay_server: ReplayServer,
