@@ -11,16 +11,15 @@ the saved file is reached through a relative link, and only small non-image file
 from __future__ import annotations
 
 import base64
-import csv
 import html
-import io
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
+
+from openai_artifacts_nb.previews import PreviewLimits, Table, display_image, read_table, read_text
 
 __all__ = [
     "ArtifactCard",
@@ -45,20 +44,6 @@ _TEXT_SUFFIXES = {
     ".html", ".htm", ".css", ".js", ".ts", ".tex", ".rst", ".ipynb", ".jsonl", ".c", ".h", ".cpp", ".java",
     ".go", ".rs", ".rb", ".php", ".pl", ".lua", ".m", ".jl", ".scala", ".kt", ".swift", ".dockerfile",
 }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class PreviewLimits:
-    """How much of each file is shown inline; the notebook never holds more than this per artifact."""
-
-    rows: int = 20
-    columns: int = 20
-    text_lines: int = 200
-    text_bytes: int = 64 * 1024
-    image_max_pixels: int = 1600
-    image_max_bytes: int = 384 * 1024
-    data_uri_max_bytes: int = 64 * 1024
-    cell_chars: int = 200
 
 
 class SavedFile(Protocol):
@@ -380,7 +365,7 @@ class ArtifactView:
             if kind == "svg":
                 return self._svg_bundle()
             if kind == "table":
-                table = _read_table(self.path, self.limits)
+                table = read_table(self.path, self.limits)
                 if table is not None:
                     return self._table_bundle(table)
                 kind = "text" if self.mime_type.startswith("text/") or self.path.suffix == ".json" else "file"
@@ -420,7 +405,7 @@ class ArtifactView:
         return {"text/plain": plain, "text/html": self.caption_html(note)}
 
     def _image_bundle(self) -> MimeBundle:
-        mime, data, (width, height), note = _display_image(self.path, self.mime_type, self.size, self.limits)
+        mime, data, (width, height), note = display_image(self.path, self.mime_type, self.size, self.limits)
         bundle: MimeBundle = {
             "text/plain": self.caption_plain() + (f" ({note})" if note else ""),
             mime: base64.b64encode(data).decode("ascii"),
@@ -440,7 +425,7 @@ class ArtifactView:
         )
         return {"text/plain": self.caption_plain(), "text/html": markup}
 
-    def _table_bundle(self, table: _Table) -> MimeBundle:
+    def _table_bundle(self, table: Table) -> MimeBundle:
         head = "".join(f"<th>{html.escape(column)}</th>" for column in table.columns)
         body = "".join(
             "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in table.rows
@@ -456,7 +441,7 @@ class ArtifactView:
         return {"text/plain": f"{self.caption_plain()}\n{table.plain()}", "text/html": markup}
 
     def _text_bundle(self) -> MimeBundle:
-        text, shown, total, cut = _read_text(self.path, self.limits)
+        text, shown, total, cut = read_text(self.path, self.limits)
         footer = f"{shown:,} of {total:,} lines" + (
             f" (first {human_size(self.limits.text_bytes)})" if cut else ""
         )
@@ -498,234 +483,3 @@ class ArtifactCard:
             "text/html": self.artifact.caption_html(),
         }
         return _filter(bundle, include, exclude)
-
-
-def _display_image(
-    path: Path, mime: str, size: int, limits: PreviewLimits
-) -> tuple[str, bytes, tuple[int, int], str]:
-    """Return (mime, bytes, (width, height), note) of a display copy no larger than the limits."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        width, height = image.size
-        animated = getattr(image, "is_animated", False)
-        fits = width <= limits.image_max_pixels and height <= limits.image_max_pixels
-        if mime in {"image/png", "image/jpeg", "image/gif"} and fits and size <= limits.image_max_bytes:
-            return mime, path.read_bytes(), (width, height), ""
-        image.seek(0)
-        frame = image.convert("RGBA" if image.mode in {"RGBA", "LA", "P"} else "RGB")
-    frame.thumbnail((limits.image_max_pixels, limits.image_max_pixels))
-    note = f"shown at {frame.width}×{frame.height}, full {width}×{height} file on disk"
-    if animated:
-        note = "first frame shown; " + note
-    for scale in (1.0, 0.75, 0.5, 0.35, 0.25, 0.15):
-        candidate = (
-            frame
-            if scale == 1.0
-            else frame.resize((max(1, int(frame.width * scale)), max(1, int(frame.height * scale))))
-        )
-        buffer = io.BytesIO()
-        candidate.save(buffer, format="PNG")
-        if buffer.tell() <= limits.image_max_bytes:
-            return (
-                "image/png",
-                buffer.getvalue(),
-                candidate.size,
-                _note(note, candidate.size, (width, height)),
-            )
-        buffer = io.BytesIO()
-        flattened = candidate
-        if candidate.mode == "RGBA":
-            flattened = Image.new("RGB", candidate.size, "white")
-            flattened.paste(candidate, mask=candidate.getchannel("A"))
-        flattened.save(buffer, format="JPEG", quality=82, optimize=True)
-        if buffer.tell() <= limits.image_max_bytes:
-            return (
-                "image/jpeg",
-                buffer.getvalue(),
-                candidate.size,
-                _note(note, candidate.size, (width, height)),
-            )
-    return "image/jpeg", buffer.getvalue(), candidate.size, _note(note, candidate.size, (width, height))
-
-
-def _note(_: str, shown: tuple[int, int], full: tuple[int, int]) -> str:
-    return f"shown at {shown[0]}×{shown[1]}; the full {full[0]}×{full[1]} file is on disk"
-
-
-@dataclass
-class _Table:
-    columns: list[str]
-    rows: list[list[str]]
-    total_rows: int | None
-    total_columns: int
-    approximate: bool = False
-
-    def summary(self) -> str:
-        if self.total_rows is None:
-            rows = f"first {len(self.rows):,} rows"
-        else:
-            about = "about " if self.approximate else ""
-            rows = f"{len(self.rows):,} of {about}{self.total_rows:,} rows"
-        if self.total_columns > len(self.columns):
-            rows += f", {len(self.columns):,} of {self.total_columns:,} columns"
-        return rows
-
-    def plain(self) -> str:
-        shown = [self.columns, *self.rows[:10]]
-        widths = [
-            min(24, max(len(row[index]) if index < len(row) else 0 for row in shown))
-            for index in range(len(self.columns))
-        ]
-        lines = [
-            "    " + "  ".join(cell[:24].ljust(width) for cell, width in zip(row, widths, strict=False))
-            for row in shown
-        ]
-        return "\n".join([*lines, f"    ({self.summary()})"])
-
-
-def _cell(value: Any, limit: int) -> str:
-    text = "" if value is None else str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _read_table(path: Path, limits: PreviewLimits) -> _Table | None:
-    """Read the first rows of a table file without loading it whole; ``None`` if it is not a table."""
-    suffix = path.suffix.lower()
-    if suffix in {".csv", ".tsv", ".tab"}:
-        return _read_delimited(path, "\t" if suffix in {".tsv", ".tab"} else None, limits)
-    if suffix in {".xlsx", ".xlsm"}:
-        return _read_excel(path, limits)
-    if suffix in {".parquet", ".pq"}:
-        return _read_parquet(path, limits)
-    if suffix == ".json":
-        return _read_json_table(path, limits)
-    return _read_delimited(path, None, limits)
-
-
-_EXACT_COUNT_MAX_BYTES = 16 * 1024 * 1024
-
-
-def _read_delimited(path: Path, delimiter: str | None, limits: PreviewLimits) -> _Table | None:
-    with path.open("r", encoding="utf-8", errors="replace", newline="") as handle:
-        sample = handle.read(64 * 1024)
-        handle.seek(0)
-        if delimiter is None:
-            try:
-                delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-            except csv.Error:
-                delimiter = ","
-        reader = csv.reader(handle, delimiter=delimiter)
-        header = next(reader, None)
-        if header is None:
-            return None
-        rows: list[list[str]] = []
-        for row in reader:
-            if len(rows) >= limits.rows:
-                break
-            rows.append([_cell(value, limits.cell_chars) for value in row[: limits.columns]])
-        size = path.stat().st_size
-        if size <= _EXACT_COUNT_MAX_BYTES:
-            total = len(rows) + sum(1 for _ in reader) + (1 if len(rows) >= limits.rows else 0)
-            approximate = False
-        else:
-            total, approximate = _count_lines(path) - 1, True
-    if len(rows) < limits.rows:
-        total = len(rows)
-    return _Table(
-        [_cell(column, limits.cell_chars) for column in header[: limits.columns]],
-        rows,
-        total,
-        len(header),
-        approximate,
-    )
-
-
-def _count_lines(path: Path) -> int:
-    count = 0
-    last = b"\n"
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            count += chunk.count(b"\n")
-            last = chunk[-1:]
-    return count + (0 if last == b"\n" else 1)
-
-
-def _read_excel(path: Path, limits: PreviewLimits) -> _Table | None:
-    try:
-        from openpyxl import load_workbook
-    except ImportError:
-        return None
-    workbook = load_workbook(path, read_only=True, data_only=True)
-    try:
-        sheet = workbook.worksheets[0]
-        rows_iter = sheet.iter_rows(values_only=True)
-        header = next(rows_iter, None)
-        if header is None:
-            return None
-        rows = [
-            [_cell(value, limits.cell_chars) for value in row[: limits.columns]]
-            for _, row in zip(range(limits.rows), rows_iter, strict=False)
-        ]
-        total = max((sheet.max_row or 1) - 1, len(rows))
-        columns = [_cell(value, limits.cell_chars) for value in header[: limits.columns]]
-    finally:
-        workbook.close()
-    return _Table(columns, rows, total, len(header))
-
-
-def _read_parquet(path: Path, limits: PreviewLimits) -> _Table | None:
-    try:
-        from pyarrow import parquet
-    except ImportError:
-        return None
-    source = parquet.ParquetFile(path)
-    names = source.schema_arrow.names
-    batch = next(source.iter_batches(batch_size=limits.rows, columns=names[: limits.columns]), None)
-    rows: list[list[str]] = []
-    if batch is not None:
-        data = batch.to_pylist()
-        rows = [
-            [_cell(record.get(name), limits.cell_chars) for name in names[: limits.columns]]
-            for record in data
-        ]
-    return _Table(names[: limits.columns], rows, source.metadata.num_rows, len(names))
-
-
-def _read_json_table(path: Path, limits: PreviewLimits) -> _Table | None:
-    if path.stat().st_size > _EXACT_COUNT_MAX_BYTES:
-        return None
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if isinstance(data, dict) and data and all(isinstance(value, list) for value in data.values()):
-        columns = list(data)
-        total = max(len(value) for value in data.values())
-        rows = [
-            [
-                _cell(data[column][index] if index < len(data[column]) else "", limits.cell_chars)
-                for column in columns[: limits.columns]
-            ]
-            for index in range(min(total, limits.rows))
-        ]
-        return _Table(columns[: limits.columns], rows, total, len(columns))
-    if isinstance(data, list) and data and all(isinstance(record, dict) for record in data):
-        columns = list(dict.fromkeys(key for record in data[: limits.rows * 5] for key in record))
-        rows = [
-            [_cell(record.get(column), limits.cell_chars) for column in columns[: limits.columns]]
-            for record in data[: limits.rows]
-        ]
-        return _Table([str(column) for column in columns[: limits.columns]], rows, len(data), len(columns))
-    return None
-
-
-def _read_text(path: Path, limits: PreviewLimits) -> tuple[str, int, int, bool]:
-    """Return (shown text, lines shown, total lines, cut) reading at most ``text_bytes`` for display."""
-    with path.open("rb") as handle:
-        head = handle.read(limits.text_bytes)
-    text = head.decode("utf-8", errors="replace")
-    lines = text.splitlines()
-    cut = len(head) >= limits.text_bytes
-    if cut and lines:
-        lines = lines[:-1]
-    shown = lines[: limits.text_lines]
-    total = _count_lines(path) if cut or len(lines) > limits.text_lines else len(lines)
-    return "\n".join(shown), len(shown), max(total, len(shown)), cut
