@@ -66,6 +66,16 @@ _CLOSE_LEFT_SIDEBAR_JS = """
 }
 """
 
+# Resolves with the image's natural width once it has loaded, 0 on error or after the given milliseconds.
+_IMAGE_WIDTH_JS = """
+(img, ms) => new Promise((resolve) => {
+  if (img.complete) return resolve(img.naturalWidth);
+  img.addEventListener('load', () => resolve(img.naturalWidth), { once: true });
+  img.addEventListener('error', () => resolve(0), { once: true });
+  setTimeout(() => resolve(img.naturalWidth), ms);
+})
+"""
+
 # The JSON of every error output in the current notebook (needs LabApp.expose_app_in_browser).
 _ERRORS_JS = """
 () => {
@@ -82,6 +92,11 @@ _ERRORS_JS = """
   return errors;
 }
 """
+
+
+def image_natural_width(image: Locator, *, timeout_ms: int = 30_000) -> int:
+    """The natural width of an ``<img>`` once it has loaded; 0 if it fails or does not load in time."""
+    return int(image.evaluate(_IMAGE_WIDTH_JS, timeout_ms))
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -157,14 +172,9 @@ class NotebookPage:
         return list(links.evaluate_all("(links) => links.map((a) => a.getAttribute('href'))"))
 
     def wait_for_image_loaded(self, image: Locator, *, timeout_ms: int = 30_000) -> int:
-        """Wait until ``image`` has decoded, return its natural width."""
+        """Wait until ``image`` has loaded (or failed), return its natural width (0 when broken)."""
         image.scroll_into_view_if_needed(timeout=timeout_ms)
-        image.evaluate(
-            "(img) => img.complete && img.naturalWidth > 0 ? true : "
-            "new Promise((ok, no) => { img.onload = () => ok(true); img.onerror = () => no(new Error("
-            "'image failed to load: ' + img.src.slice(0, 120))); })"
-        )
-        return int(image.evaluate("(img) => img.naturalWidth"))
+        return image_natural_width(image, timeout_ms=timeout_ms)
 
     def screenshot(self, path: Path) -> Path:
         """Save a picture of the whole notebook (sidebar closed, viewport grown to fit), return its path."""

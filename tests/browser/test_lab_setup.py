@@ -16,7 +16,7 @@ from playwright.sync_api import Page
 from tests.browser.jupyter_server import JupyterServer
 from tests.browser.lab import NotebookPage, sha256_bytes
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 PAYLOAD = bytes(range(256)) * 4
 

@@ -26,9 +26,9 @@ from playwright.sync_api import Browser, Page
 
 from tests.browser.conftest import NOTEBOOKS
 from tests.browser.jupyter_server import end_processes_of, server_environment
-from tests.browser.lab import sha256_bytes, sha256_file
+from tests.browser.lab import image_natural_width, sha256_bytes, sha256_file
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 RUN_TIMEOUT = 300
 
@@ -122,10 +122,7 @@ def test_images_show(html_page: Page, exported: Path) -> None:
     for index in range(images.count()):
         image = images.nth(index)
         image.scroll_into_view_if_needed()
-        width = image.evaluate(
-            "(img) => img.complete ? img.naturalWidth : new Promise((ok) => {"
-            " img.onload = () => ok(img.naturalWidth); img.onerror = () => ok(0); })"
-        )
+        width = image_natural_width(image)
         assert width > 0, f"image {index} did not load: {image.get_attribute('src', timeout=1000)!r:.80}"
 
 
@@ -140,6 +137,8 @@ def test_every_saved_file_is_offered_by_a_link_that_resolves(
     html_page: Page, exported: Path, served: str
 ) -> None:
     files = saved_artifacts(exported.parent)
+    in_reply_text = html_page.locator('.jp-OutputArea-output.jp-RenderedMarkdown a[href*="_artifacts/"]')
+    assert in_reply_text.count() > 0, "the reply's text links to no saved file"
     links = html_page.locator(".jp-OutputArea-output a[href]").evaluate_all(
         "(links) => links.map((a) => ({href: a.href, raw: a.getAttribute('href')}))"
     )

@@ -18,7 +18,7 @@ from tests.browser import checks
 from tests.browser.jupyter_server import JupyterServer
 from tests.browser.lab import NotebookPage
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 NOTEBOOK = "quickstart.ipynb"
 ARTIFACTS = "quickstart_artifacts"

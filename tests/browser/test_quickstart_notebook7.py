@@ -17,7 +17,7 @@ from tests.browser.conftest import NOTEBOOKS
 from tests.browser.jupyter_server import JupyterServer
 from tests.browser.lab import NotebookPage
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 FOLDER = "notebook7"
 
