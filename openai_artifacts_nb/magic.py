@@ -171,6 +171,8 @@ class OpenAIMagics(Magics):
 
         command = (line.strip().split() or ["status"])[0]
         if command == "local":
+            if not self._use_local():
+                self.session.reset()  # a conversation on another server cannot continue here
             self.backend = "local"
             return Notice(f"Using the local emulator at {self._local_base_url()}.", prefix="openai:")
         if command == "stop":
@@ -208,6 +210,7 @@ class OpenAIMagics(Magics):
         if server is not None:
             atexit.unregister(self.close)
             server.stop()
+            self.session.reset()  # its responses and containers are gone with it
 
     def _prompt(self, head: str, cell: str) -> str:
         from openai_artifacts_nb.session import interpolate

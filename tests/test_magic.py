@@ -266,8 +266,10 @@ def test_local_backend_starts_and_close_stops_the_embedded_emulator(
     base_url = magics._server.base_url
     assert ip.user_ns["result"].code_runs[0].logs.strip() == "embedded"
     assert httpx2.get(base_url.removesuffix("/v1") + "/_emulator/health").status_code == 200
+    assert magics.session.previous_response_id is not None
     magics.close()
     assert magics._server is None
+    assert magics.session.previous_response_id is None, "the stopped server's conversation is gone"
     with pytest.raises(httpx2.HTTPError):
         httpx2.get(base_url.removesuffix("/v1") + "/_emulator/health", timeout=2)
 
