@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import tracemalloc
 from collections.abc import Iterator
 
 import openai
@@ -69,6 +70,30 @@ def test_large_content_is_streamed_to_disk(client: openai.OpenAI, tmp_path: pyte
         assert int(response.headers["content-length"]) == len(payload)
         response.stream_to_file(target)
     assert target.read_bytes() == payload
+
+
+def test_content_of_a_big_file_is_streamed_not_held_in_memory(client: openai.OpenAI) -> None:
+    size = 256 * 1024 * 1024
+    response = client.responses.create(
+        model="m",
+        input=f"```python\nwith open('/mnt/data/sparse.bin', 'wb') as f:\n    f.truncate({size})\n```",
+        tools=[{"type": "code_interpreter", "container": {"type": "auto"}}],
+    )
+    container_id = response.output[0].container_id
+    (annotation,) = response.output[1].content[0].annotations
+    received = 0
+    tracemalloc.start()
+    try:
+        with client.containers.files.content.with_streaming_response.retrieve(
+            annotation.file_id, container_id=container_id
+        ) as download:
+            for chunk in download.iter_bytes(1024 * 1024):
+                received += len(chunk)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert received == size
+    assert peak < 32 * 1024 * 1024, f"peak Python memory {peak} bytes while serving {size} bytes"
 
 
 def test_use_refreshes_last_active_at(client: openai.OpenAI, emulator: LocalServer) -> None:

@@ -256,3 +256,31 @@ def test_error_bodies_validate(
     bodies.append(limited.value.response.json())
     for body in bodies:
         openapi_schemas.check("ErrorResponse", body)
+
+
+def test_json_reply_has_the_fields_of_the_real_recording(client: openai.OpenAI) -> None:
+    path = REFERENCE / "recorded" / "openai-code-interpreter-tool.1.json"
+    if not path.is_file():
+        pytest.skip(f"the recording is not at {path}")
+    real = json.loads(path.read_text(encoding="utf-8"))
+    ours = raw_json(
+        client.responses.with_raw_response.create(
+            model="gpt-4.1", input=PROMPT, tools=TOOLS, include=["code_interpreter_call.outputs"]
+        )
+    )
+    assert set(real) <= set(ours)
+    real_items = {item["type"]: item for item in real["output"] if item["type"] != "reasoning"}
+    our_items = {item["type"]: item for item in ours["output"]}
+    assert set(our_items) == set(real_items) == {"code_interpreter_call", "message"}
+    for kind in real_items:
+        assert set(our_items[kind]) == set(real_items[kind]), kind
+    real_part, our_part = real_items["message"]["content"][0], our_items["message"]["content"][0]
+    assert set(our_part) == set(real_part)
+    real_citation = real_part["annotations"][0]
+    our_citation = next(a for a in our_part["annotations"] if a["end_index"] > 0)
+    assert set(our_citation) == set(real_citation)
+    assert our_part["text"][our_citation["start_index"] : our_citation["end_index"]].startswith(
+        "sandbox:/mnt/data/"
+    )
+    assert set(ours["usage"]) == set(real["usage"])
+    assert set(ours["usage"]["input_tokens_details"]) >= set(real["usage"]["input_tokens_details"])

@@ -156,3 +156,11 @@ def test_missing_model_is_a_400(client: openai.OpenAI) -> None:
         "param": "model",
         "code": "missing_required_parameter",
     }
+
+
+def test_code_without_the_tool_does_not_run(client: openai.OpenAI) -> None:
+    response = client.responses.create(model="m", input=code("print('no')"))
+    assert [item.type for item in response.output] == ["message"]
+    assert (
+        response.output_text == "The code_interpreter tool is not enabled for this request, so no code ran."
+    )

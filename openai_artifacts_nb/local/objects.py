@@ -128,6 +128,7 @@ def response_json(
         "created_at": created_at,
         "status": status,
         "background": bool(request.get("background", False)),
+        "billing": {"payer": "developer"},
         "completed_at": completed_at,
         "error": error,
         "incomplete_details": None,
