@@ -272,8 +272,8 @@ def test_json_reply_has_the_fields_of_the_real_recording(client: openai.OpenAI) 
     real_items = {item["type"]: item for item in real["output"] if item["type"] != "reasoning"}
     our_items = {item["type"]: item for item in ours["output"]}
     assert set(our_items) == set(real_items) == {"code_interpreter_call", "message"}
-    for kind in real_items:
-        assert set(our_items[kind]) == set(real_items[kind]), kind
+    for kind, item in real_items.items():
+        assert set(our_items[kind]) == set(item), kind
     real_part, our_part = real_items["message"]["content"][0], our_items["message"]["content"][0]
     assert set(our_part) == set(real_part)
     real_citation = real_part["annotations"][0]
