@@ -164,3 +164,36 @@ def test_code_without_the_tool_does_not_run(client: openai.OpenAI) -> None:
     assert (
         response.output_text == "The code_interpreter tool is not enabled for this request, so no code ran."
     )
+
+
+def test_files_given_to_the_auto_container_and_as_input_are_in_mnt_data(client: openai.OpenAI) -> None:
+    table = client.files.create(file=("table.csv", b"a,b\n1,2\n"), purpose="user_data")
+    notes = client.files.create(file=("notes.txt", b"remember"), purpose="user_data")
+    response = client.responses.create(
+        model="m",
+        input=[
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "input_text",
+                        "text": code("print(open('/mnt/data/table.csv').read().split()[1])"),
+                    },
+                    {"type": "input_file", "file_id": notes.id},
+                ],
+            }
+        ],
+        tools=[{"type": "code_interpreter", "container": {"type": "auto", "file_ids": [table.id]}}],
+        include=INCLUDE,
+    )
+    assert response.output[0].outputs[0].logs == "1,2\n"
+    listed = {f.path: f.source for f in client.containers.files.list(response.output[0].container_id)}
+    assert listed == {"/mnt/data/table.csv": "user", "/mnt/data/notes.txt": "user"}
+    created = client.containers.create(name="with-files", file_ids=[notes.id])
+    assert [f.path for f in client.containers.files.list(created.id)] == ["/mnt/data/notes.txt"]
+    with pytest.raises(openai.BadRequestError):
+        client.responses.create(
+            model="m",
+            input=code("1"),
+            tools=[{"type": "code_interpreter", "container": {"type": "auto", "file_ids": ["file-x"]}}],
+        )
