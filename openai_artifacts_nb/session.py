@@ -234,11 +234,12 @@ class ConversationSession:
             except (openai.BadRequestError, openai.NotFoundError) as error:
                 if self.container_id is None or not _mentions_expired_container(error):
                     raise
+                # Alive when asked a moment ago, expired by the time the request ran.
                 notify(
-                    f"Container {self.container_id} expired; started a new one and uploaded the inputs again."
+                    f"Container {self.container_id} expired; started a new one"
+                    + (" and uploaded the inputs again." if self.inputs else ".")
                 )
-                self.container_id = None
-                uploaded_now = self._prepare_container(client, [], notify, force_new=bool(self.inputs))
+                uploaded_now = self._prepare_container(client, [], notify, force_new=True)
                 text = prompt + _files_note(uploaded_now)
                 response = self._request(
                     client,

@@ -164,3 +164,30 @@ def test_interpolation() -> None:
     assert interpolate('JSON like {"a": 1} stays', namespace) == 'JSON like {"a": 1} stays'
     with pytest.raises(KeyError, match="missing"):
         interpolate("{missing}", namespace)
+
+
+def test_a_container_that_expires_between_the_check_and_the_request(
+    client: openai.OpenAI, emulator: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    data = tmp_path / "in.txt"
+    data.write_text("payload")
+    session = ConversationSession()
+    first = run(session, client, "```python\nprint(1)\n```", tmp_path / "o", files=[data])
+    emulator.faults.expire_container(first.container_id)
+    # The liveness check races the expiry: it still saw the container running (nothing real can time that).
+    monkeypatch.setattr(client.containers, "retrieve", lambda _id: SimpleNamespace(status="running"))
+    notices: list[str] = []
+    second = run(
+        session,
+        client,
+        "```python\nprint(open('/mnt/data/in.txt').read())\n```",
+        tmp_path / "o",
+        on_notice=notices.append,
+    )
+    assert second.container_id != first.container_id
+    assert second.code_runs[0].logs.strip() == "payload"
+    assert notices == [
+        f"Container {first.container_id} expired; started a new one and uploaded the inputs again."
+    ]
