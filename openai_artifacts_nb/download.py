@@ -155,7 +155,8 @@ class Downloader:
         return ref
 
     def write_to(self, ref: ArtifactRef, sink: BinaryIO) -> tuple[int, str]:
-        """Stream ``ref``'s bytes into ``sink`` (seekable; truncated before each fresh attempt).
+        """Stream ``ref``'s bytes into ``sink``, truncated before each fresh attempt (if it is not seekable,
+        a cut-off body is not retried).
 
         Returns (size, hex SHA-256). Raises :class:`~openai_artifacts_nb.errors.DownloadError`.
         """
@@ -174,6 +175,8 @@ class Downloader:
         last: Exception | None = None
         for attempt in range(self.attempts):
             if attempt:
+                if not sink.seekable():
+                    break
                 time.sleep(self.retry_delay * 2 ** (attempt - 1))
                 sink.seek(0)
                 sink.truncate()
@@ -186,8 +189,9 @@ class Downloader:
                     last = error
                     continue
                 raise self._map_error(error, ref) from None
+        tries = f"{self.attempts} attempts" if sink.seekable() else "1 attempt (the sink cannot be rewound)"
         raise DownloadError(
-            f"{name} ({ref.file_id}{_in(ref)}) could not be downloaded after {self.attempts} attempts: "
+            f"{name} ({ref.file_id}{_in(ref)}) could not be downloaded after {tries}: "
             f"{self._redact(str(last))}",
             container_id=ref.container_id,
             file_id=ref.file_id,

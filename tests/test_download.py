@@ -94,6 +94,29 @@ def test_write_to_any_seekable_sink(replay_server: ReplayServer, replay_client: 
     assert (size, sha) == (5, hashlib.sha256(b"hello").hexdigest())
 
 
+class _Pipe(io.RawIOBase):
+    """A write-only, unseekable sink, like a socket or a pipe."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, chunk: Any) -> int:
+        self.data.extend(chunk)
+        return len(chunk)
+
+
+def test_unseekable_sink_is_not_retried(replay_server: ReplayServer, replay_client: Any) -> None:
+    _serve(replay_server, b"0123456789", cut_after=4, cut_times=1)
+    with pytest.raises(DownloadError, match=r"after 1 attempt \(the sink cannot be rewound\)"):
+        Downloader(replay_client, retry_delay=0).write_to(_ref(), _Pipe())  # type: ignore[arg-type]
+    pipe = _Pipe()
+    Downloader(replay_client).write_to(_ref(), pipe)  # type: ignore[arg-type]
+    assert bytes(pipe.data) == b"0123456789"
+
+
 def test_inline_bytes_need_no_client(tmp_path: Path) -> None:
     ref = ArtifactRef(store="inline", filename="image_1.png", data=b"\x89PNG", found_by=("image_output",))
     result = Downloader(None).download(ref, tmp_path / ".i.part")
