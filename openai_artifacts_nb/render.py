@@ -391,7 +391,7 @@ class ArtifactView:
         extra = f' <span class="oai-artifact-note">· {html.escape(note)}</span>' if note else ""
         return (
             f'<div class="oai-artifact-card" data-filename="{name}" style="font-size:0.9em;margin:2px 0 8px">'
-            f'📄 <b class="oai-artifact-name">{name}</b> · {html.escape(self.mime_type)} · '
+            f'<b class="oai-artifact-name">{name}</b> · {html.escape(self.mime_type)} · '
             f"{html.escape(human_size(self.size))} · {' · '.join(links)}{extra}</div>"
         )
 

@@ -82,7 +82,7 @@ class ArtifactDownload(ipywidgets.VBox):  # type: ignore[misc]
         self.button.add_class("oai-artifact-download")
         self.channel = ipywidgets.Output(layout=ipywidgets.Layout(display="none"))
         self.progress: Any = None  # made on the first large download: fewer widgets in a saved notebook
-        super().__init__([self.button, self.channel])
+        super().__init__([self.button, self.channel], layout=ipywidgets.Layout(align_items="flex-start"))
         self.add_class("oai-artifact-download-box")
         self.button.on_click(self._deliver)
         self.sent_chunks = 0
