@@ -571,6 +571,21 @@ def test_emulator_exact_reply_with_every_link_form(tmp_path: Path, client: Any) 
     )
 
 
+def test_emulator_slow_requests_are_downloaded_in_parallel(
+    tmp_path: Path, client: Any, emulator: Any
+) -> None:
+    code = "for i in range(10):\n    open(f'/mnt/data/part{i}.txt', 'w').write(str(i) * 1000)\n"
+    response = _run(client, code)
+    emulator.faults.delay = 0.4
+    started = time.perf_counter()
+    result = fetch(response, out_dir=tmp_path, client=client, max_workers=10)
+    elapsed = time.perf_counter() - started
+    assert result.ok and sorted(a.filename for a in result.artifacts) == [f"part{i}.txt" for i in range(10)]
+    assert all(a.path.read_text() == a.filename[4] * 1000 for a in result.artifacts)
+    # One listing plus ten downloads at 0.4 s each would take 4.4 s one after another.
+    assert elapsed < 0.4 * 11 * 0.6, f"{elapsed:.2f} s"
+
+
 @pytest.mark.parametrize("status", [429, 500])
 def test_emulator_transient_errors_are_retried(
     tmp_path: Path, client: Any, emulator: Any, status: int
