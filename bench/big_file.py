@@ -54,7 +54,7 @@ def expected_digest(chunk: int, count: int) -> str:
 
 def run(settings: Settings) -> list[Row]:
     """Make the file once, then run every job in its own process, interleaved."""
-    size = settings.pick(full=1024 * MiB, quick=256 * MiB, smoke=8 * MiB)
+    size = settings.pick(full=1024 * MiB, quick=256 * MiB, smoke=16 * MiB)
     delay = settings.pick(full=0.1, quick=0.1, smoke=0.01)
     repeat = 1 if settings.smoke else min(settings.repeat, 3)
     chunk = MiB

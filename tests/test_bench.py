@@ -58,6 +58,7 @@ def test_startup_case_times_both_imports_and_lists_heavy_modules(smoke: Settings
     assert set(heavy.details["imported"]) <= set(startup.HEAVY)
 
 
+@pytest.mark.slow
 def test_many_files_case_downloads_every_file(smoke: Settings) -> None:
     pytest.importorskip("openai_artifacts_nb.fetching")
     from bench import many_files
@@ -70,6 +71,7 @@ def test_many_files_case_downloads_every_file(smoke: Settings) -> None:
     assert versus_loop.details["fetch_requests"].startswith(tuple("0123456789"))
 
 
+@pytest.mark.slow
 def test_big_file_case_measures_memory_and_throughput(smoke: Settings) -> None:
     pytest.importorskip("openai_artifacts_nb.fetching")
     from bench import big_file
@@ -79,8 +81,8 @@ def test_big_file_case_measures_memory_and_throughput(smoke: Settings) -> None:
     memory, throughput = rows
     assert memory.ours.unit == "MiB" and throughput.ours.unit == "MiB/s"
     assert memory.reference is not None and throughput.reference is not None
-    # .read() holds the whole 8 MiB body at least once; the idle process sets the zero.
-    assert memory.reference.median > 4
+    # .read() holds the whole 16 MiB body at least once; the idle process sets the zero.
+    assert memory.reference.median > 8, memory.to_json()
     assert throughput.ours.median > 0
 
 
@@ -145,6 +147,7 @@ def test_command_line_runs_one_case_and_writes_json(
     assert json.loads(out.read_text(encoding="utf-8"))["cases"][0]["number"] == 9
 
 
+@pytest.mark.slow
 def test_long_stream_case_replays_real_deltas_in_a_kernel(smoke: Settings) -> None:
     from bench import long_stream
 
@@ -158,6 +161,7 @@ def test_long_stream_case_replays_real_deltas_in_a_kernel(smoke: Settings) -> No
     assert growth.target == "linear: ≤ 15×"
 
 
+@pytest.mark.slow
 def test_notebook_weight_case_weighs_each_artifact(smoke: Settings) -> None:
     from bench import notebook_weight
 
