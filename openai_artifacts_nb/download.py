@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -228,9 +229,8 @@ class Downloader:
 
     def _stream_once(self, ref: ArtifactRef, sink: BinaryIO) -> tuple[int, str]:
         name = ref.display_name
-        digest = hashlib.sha256()
         done = 0
-        with self._open_stream(ref) as response:
+        with self._open_stream(ref) as response, _Writer(sink) as writer:
             headers = response.headers
             length = headers.get("content-length")
             declared = (
@@ -239,15 +239,13 @@ class Downloader:
             total = declared if declared is not None else ref.size
             self._report(name, 0, total)
             for chunk in response.iter_bytes(self.chunk_size):
-                sink.write(chunk)
-                digest.update(chunk)
+                writer.put(chunk)
                 done += len(chunk)
                 self._report(name, done, total)
-        sink.flush()
         expected = max(size for size in (declared, ref.size, 0) if size is not None)
         if done < expected:
             raise TruncatedBodyError(f"the body was cut off after {done} of {expected} bytes")
-        return done, digest.hexdigest()
+        return done, writer.hexdigest()
 
     def _report(self, name: str, done: int, total: int | None) -> None:
         if self.progress is not None:
@@ -317,6 +315,57 @@ class Downloader:
         except openai.APIError:
             return False
         return str(getattr(container, "status", "")).lower() == "expired"
+
+
+class _Writer:
+    """Writes and hashes chunks on its own thread, so disk and SHA-256 overlap the network.
+
+    ``hashlib`` and file writes release the GIL; a queue of a few chunks bounds the memory in flight.
+    Leaving the ``with`` block waits for every queued chunk and re-raises a write error.
+    """
+
+    def __init__(self, sink: BinaryIO, *, depth: int = 4) -> None:
+        import queue
+
+        self._sink = sink
+        self._digest = hashlib.sha256()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="artifact-writer", daemon=True)
+
+    def __enter__(self) -> _Writer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None and exc_info[0] is None:
+            raise self._error
+
+    def put(self, chunk: bytes) -> None:
+        """Queue ``chunk`` (blocks while the queue is full); raise at once if writing already failed."""
+        if self._error is not None:
+            raise self._error
+        self._queue.put(chunk)
+
+    def hexdigest(self) -> str:
+        """The SHA-256 of everything written (call after the ``with`` block)."""
+        return self._digest.hexdigest()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            if self._error is not None:
+                continue
+            try:
+                self._sink.write(chunk)
+                self._digest.update(chunk)
+            except BaseException as error:  # handed to the downloading thread, which re-raises it
+                self._error = error
+        try:
+            self._sink.flush()
+        except BaseException as error:
+            self._error = self._error or error
 
 
 def _in(ref: ArtifactRef) -> str:
