@@ -24,6 +24,7 @@ TITLE = "notebook weight"
 LIMIT_KIB = 512
 LONG_STRING = 1024
 MODEL_REF = re.compile(r"IPY_MODEL_([0-9a-f]+)")
+BASE64_RUN = re.compile(rf"[A-Za-z0-9+/\n]{{{LONG_STRING},}}={{0,2}}")
 
 #: (kind, file name, code that writes about ``size`` bytes of that kind to ``TARGET``).
 ARTIFACTS: tuple[tuple[str, str, str], ...] = (
@@ -146,8 +147,12 @@ def cell_weight(notebook: Any, kind: str) -> tuple[int, int, list[str]]:
 
 
 def _embedded_twice(strings: list[str]) -> bool:
-    payloads = [s.split("base64,", 1)[-1] for s in strings]
-    heads = [p[:LONG_STRING] for p in payloads]
+    """True when one binary payload (base64, bare or in a data URI) appears more than once."""
+    heads = []
+    for text in strings:
+        payload = text.split("base64,", 1)[-1]
+        for found in BASE64_RUN.findall(payload):
+            heads.append(found[:LONG_STRING])
     return len(set(heads)) < len(heads)
 
 

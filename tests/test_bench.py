@@ -192,3 +192,15 @@ def test_request_log_counts_requests_and_overlap() -> None:
     assert log.summary() == "4 requests (3 GET …/content, 1 GET …/files), at most 2 in flight"
     log.clear()
     assert log.summary() == "0 requests (), at most 0 in flight"
+
+
+def test_a_payload_shown_twice_is_caught() -> None:
+    import base64
+
+    from bench.notebook_weight import _embedded_twice
+
+    payload = base64.b64encode(bytes(range(256)) * 8).decode()
+    data_uri = f"data:image/png;base64,{payload}"
+    assert _embedded_twice([payload, f'<a href="{data_uri}">plot.png</a>'])
+    assert not _embedded_twice([payload])
+    assert not _embedded_twice(["A reply. " * 300, "A reply. " * 300])  # prose is not a payload
