@@ -73,7 +73,7 @@ def test_large_content_is_streamed_to_disk(client: openai.OpenAI, tmp_path: pyte
 
 
 def test_content_of_a_big_file_is_streamed_not_held_in_memory(client: openai.OpenAI) -> None:
-    size = 256 * 1024 * 1024
+    size = 128 * 1024 * 1024
     response = client.responses.create(
         model="m",
         input=f"```python\nwith open('/mnt/data/sparse.bin', 'wb') as f:\n    f.truncate({size})\n```",

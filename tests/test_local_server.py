@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
@@ -41,6 +42,23 @@ def test_context_manager_serves_and_stop_leaves_no_kernel_behind() -> None:
     server.stop()
     with pytest.raises(RuntimeError, match="cannot be restarted"):
         server.start()
+
+
+def test_a_forgotten_server_stops_when_collected() -> None:
+    server = LocalServer()
+    client = openai.OpenAI(base_url=server.start(), api_key="k")
+    client.responses.create(
+        model="m",
+        input="```python\nx = 1\n```",
+        tools=[{"type": "code_interpreter", "container": {"type": "auto"}}],
+    )
+    pids = server.service.sandboxes.process_ids()
+    assert pids
+    del server
+    gc.collect()
+    assert not [pid for pid in pids if alive(pid)]
+    with pytest.raises(openai.APIConnectionError):
+        client.with_options(max_retries=0, timeout=5).containers.list()
 
 
 def test_base_url_needs_start_and_bad_settings_are_refused() -> None:

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
 from types import TracebackType
 
@@ -57,6 +58,9 @@ class LocalServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._stopped = False
+        # Runs once: on stop(), or when a forgotten server is garbage-collected or the interpreter exits.
+        self._running: list[tuple[uvicorn.Server, threading.Thread]] = []
+        self._finalizer = weakref.finalize(self, _shut_down, self.service, self._root, self._running)
 
     @property
     def faults(self) -> Faults:
@@ -103,6 +107,7 @@ class LocalServer:
             name=f"openai-emulator-{self.port}",
         )
         self._thread.start()
+        self._running.append((server, self._thread))
         deadline = time.monotonic() + _START_TIMEOUT
         while not server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
@@ -113,15 +118,8 @@ class LocalServer:
 
     def stop(self) -> None:
         """Stop serving, stop every kernel and delete the emulator's files (safe to call twice)."""
-        if self._stopped:
-            return
         self._stopped = True
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self.service.close()
-        shutil.rmtree(self._root, ignore_errors=True)
+        self._finalizer()
 
     def __enter__(self) -> LocalServer:
         """Start the server."""
@@ -136,6 +134,17 @@ class LocalServer:
     ) -> None:
         """Stop the server."""
         self.stop()
+
+
+def _shut_down(
+    service: EmulatorService, root: Path, running: list[tuple[uvicorn.Server, threading.Thread]]
+) -> None:
+    """Stop the HTTP server (if it was started), every kernel, and delete the emulator's folder."""
+    for server, thread in running:
+        server.should_exit = True
+        thread.join(timeout=10)
+    service.close()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def serve_command(*, host: str = "127.0.0.1", port: int = 8765, idle_minutes: float = 20.0) -> int:
