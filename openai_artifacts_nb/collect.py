@@ -473,16 +473,23 @@ def _listing_ref(entry: Mapping[str, Any], found_by: str) -> ArtifactRef:
     )
 
 
-def add_container_listing(collection: Collection, client: OpenAI, *, since: float | None = None) -> None:
+def add_container_listing(
+    collection: Collection,
+    client: OpenAI,
+    *,
+    since: float | None = None,
+    container_ids: Iterable[str] | None = None,
+) -> None:
     """Add the uncited files the reply's code made, from each container's own listing.
 
     Only files with ``source: "assistant"`` created at or after ``since`` (unix seconds; default: the reply's
-    ``created_at``) are added; cited files only gain the listing's size and path. Errors of the API
-    propagate (``openai.APIError``): the caller decides whether a listing is worth failing for.
+    ``created_at``) are added; cited files only gain the listing's size and path. ``container_ids`` limits
+    the listing to some of the reply's containers. Errors of the API propagate (``openai.APIError``): the
+    caller decides whether a listing is worth failing for.
     """
     threshold = since if since is not None else collection.created_at
     cited = {ref.key for ref in collection.artifacts}
-    for container_id in list(collection.container_ids):
+    for container_id in list(container_ids if container_ids is not None else collection.container_ids):
         for entry in client.containers.files.list(container_id, order="asc", limit=100):
             data = plain(entry)
             data.setdefault("container_id", container_id)

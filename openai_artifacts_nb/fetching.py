@@ -150,25 +150,53 @@ def _collect(source: Any, client: OpenAI | None) -> tuple[Collection, OpenAI | N
     return collection, (_client(client) if needs_api else client)
 
 
-def _listing_failure(collection: Collection, client: OpenAI, since: float | None) -> list[ArtifactFailure]:
-    """Run the container-listing fallback; a container that cannot be listed becomes one failure."""
+def _listing_failures(
+    collection: Collection, client: OpenAI, since: float | None, manifest: Manifest
+) -> list[ArtifactFailure]:
+    """Run the container-listing fallback; a container that cannot be listed becomes one failure.
+
+    An expired container that an earlier run of the same reply saved files from is not a failure: that run
+    listed it while it was alive, and the files it found are taken from the manifest.
+    """
     import openai
 
-    try:
-        add_container_listing(collection, client, since=since)
-    except openai.APIError as error:
-        container_id = next(iter(collection.container_ids), None)
-        if isinstance(error, openai.NotFoundError):
-            problem: DownloadError = ContainerExpiredError(
-                f"container {container_id} has expired or is gone, so its uncited files cannot be listed; "
-                "run the code again to make them anew.",
-                container_id=container_id,
-            )
-        else:
-            detail = _api_error(error, f"listing container {container_id}", client)
-            problem = DownloadError(str(detail), container_id=container_id)
-        return [ArtifactFailure("(container listing)", container_id, None, problem, str(problem))]
-    return []
+    failures = []
+    for container_id in list(collection.container_ids):
+        try:
+            add_container_listing(collection, client, since=since, container_ids=[container_id])
+        except openai.APIError as error:
+            if isinstance(error, openai.NotFoundError) or getattr(error, "code", None) == "container_expired":
+                known = [
+                    entry
+                    for entry in manifest.entries.values()
+                    if entry.container_id == container_id
+                    and entry.file_id
+                    and entry.source_id == collection.source_id
+                ]
+                if known:
+                    for entry in known:
+                        collection.add(
+                            ArtifactRef(
+                                store="container",
+                                container_id=container_id,
+                                file_id=entry.file_id,
+                                filename=entry.filename,
+                                sandbox_path=entry.sandbox_path,
+                                found_by=tuple(entry.found_by),
+                                size=entry.bytes,
+                            )
+                        )
+                    continue
+                problem: DownloadError = ContainerExpiredError(
+                    f"container {container_id} has expired or is gone, so the files it made cannot be "
+                    "listed; run the code again to make them anew.",
+                    container_id=container_id,
+                )
+            else:
+                detail = _api_error(error, f"listing container {container_id}", client)
+                problem = DownloadError(str(detail), container_id=container_id)
+            failures.append(ArtifactFailure("(container listing)", container_id, None, problem, str(problem)))
+    return failures
 
 
 def _relative_to(path: Path, base: Path) -> str:
@@ -272,7 +300,7 @@ def fetch(
     collection, api = _collect(source, client)
     failures: list[ArtifactFailure] = []
     if api is not None and collection.source_kind == "response" and collection.container_ids:
-        failures.extend(_listing_failure(collection, api, turn_started_at))
+        failures.extend(_listing_failures(collection, api, turn_started_at, manifest))
 
     saver = _Saver(folder, manifest, base, collection.source_id)
     by_key: dict[tuple[str, str], SavedArtifact | ArtifactFailure] = {}

@@ -255,6 +255,27 @@ def test_expired_container(tmp_path: Path, replay_server: ReplayServer, replay_c
     assert result.text == "*⚠ plot.png could not be saved: its container cntr\\_f expired*"
 
 
+def test_rerun_after_the_container_is_gone_is_still_ok(
+    tmp_path: Path, replay_server: ReplayServer, replay_client: Any, two_files: dict[str, bytes]
+) -> None:
+    target = "sandbox:/mnt/data/sales 2024 (final).csv"
+    reply = _reply(f"[d]({target})", [("cfile_csv", target)])
+    first = fetch(reply, out_dir=tmp_path, client=replay_client, turn_started_at=1_760_000_000)
+    assert first.ok and len(first.artifacts) == 2
+    replay_server.routes.clear()  # the container and its files are gone now: everything answers 404
+    again = fetch(reply, out_dir=tmp_path, client=replay_client, turn_started_at=1_760_000_000)
+    assert again.ok, [f.message for f in again.failures]
+    assert [a.file_id for a in again.artifacts] == ["cfile_csv", "cfile_png"]
+    assert [a.found_by for a in again.artifacts] == [("citation",), ("container_listing",)]
+    assert len(again.skipped) == 2
+    assert again.text == first.text
+    elsewhere = fetch(reply, out_dir=tmp_path / "new", client=replay_client)
+    assert [type(f.error).__name__ for f in elsewhere.failures] == [
+        "ContainerExpiredError",
+        "ContainerExpiredError",
+    ]
+
+
 def test_image_output_equal_to_a_cited_image_is_one_file(
     tmp_path: Path, replay_server: ReplayServer, replay_client: Any
 ) -> None:
