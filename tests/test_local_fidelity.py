@@ -77,10 +77,10 @@ def lifecycle(events: list[dict[str, Any]]) -> list[str]:
 
 
 def fields_by_type(events: list[dict[str, Any]]) -> dict[str, set[str]]:
-    """Return the top-level fields of each event type (``obfuscation`` is an optional upstream extra)."""
+    """Return the top-level fields of each event type (``obfuscation`` on deltas included, as upstream)."""
     fields: dict[str, set[str]] = {}
     for event in events:
-        fields.setdefault(event["type"], set()).update(set(event) - {"obfuscation"})
+        fields.setdefault(event["type"], set()).update(event)
     return fields
 
 
@@ -284,3 +284,9 @@ def test_json_reply_has_the_fields_of_the_real_recording(client: openai.OpenAI) 
     )
     assert set(ours["usage"]) == set(real["usage"])
     assert set(ours["usage"]["input_tokens_details"]) >= set(real["usage"]["input_tokens_details"])
+
+
+def test_stream_without_obfuscation_has_no_padding(client: openai.OpenAI) -> None:
+    events = sse_events(client, model="gpt-4.1", input="hello", stream_options={"include_obfuscation": False})
+    deltas = [e for e in events if e["type"].endswith(".delta")]
+    assert deltas and not [e for e in deltas if "obfuscation" in e]

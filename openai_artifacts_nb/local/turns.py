@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import copy
 import re
+import secrets
+import string
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,6 +38,7 @@ from openai_artifacts_nb.local.state import Container, ContainerFile, StoredResp
 
 INCLUDE_OUTPUTS = "code_interpreter_call.outputs"
 NO_TOOL_REPLY = "The code_interpreter tool is not enabled for this request, so no code ran."
+_ALPHANUMERIC = string.ascii_letters + string.digits
 _WORDS = re.compile(r"\s*\S+\s*|\s+")
 
 
@@ -69,6 +72,8 @@ class ResponseTurn:
         include = body.get("include") or []
         self.include_outputs = INCLUDE_OUTPUTS in include
         self.store = body.get("store", True) is not False
+        stream_options = body.get("stream_options") or {}
+        self.obfuscate = stream_options.get("include_obfuscation", True) is not False
         self.prompt = last_user_text(body.get("input"))
         self.plan = plan_from_text(self.prompt)
         self.chain = self._previous_chain(body.get("previous_response_id"))
@@ -143,6 +148,12 @@ class ResponseTurn:
             self.service.copy_file_into(container, stored_file)
         return container
 
+    def _padding(self, delta: str) -> dict[str, str]:
+        """Return the ``obfuscation`` field upstream adds to deltas (random characters evening out sizes)."""
+        if not self.obfuscate:
+            return {}
+        return {"obfuscation": "".join(secrets.choice(_ALPHANUMERIC) for _ in range(max(1, 16 - len(delta))))}
+
     def _response(
         self, status: str, output: list[dict[str, Any]], usage: dict[str, Any] | None
     ) -> dict[str, Any]:
@@ -207,7 +218,12 @@ class ResponseTurn:
         where = {"output_index": index, "item_id": item_id}
         yield {"type": "response.code_interpreter_call.in_progress", **where}
         for delta in code.splitlines(keepends=True) or [code]:
-            yield {"type": "response.code_interpreter_call_code.delta", **where, "delta": delta}
+            yield {
+                "type": "response.code_interpreter_call_code.delta",
+                **where,
+                "delta": delta,
+                **self._padding(delta),
+            }
         yield {"type": "response.code_interpreter_call_code.done", **where, "code": code}
         yield {"type": "response.code_interpreter_call.interpreting", **where}
         run = self.service.run_code(container, code)
@@ -264,7 +280,13 @@ class ResponseTurn:
         }
         yield {"type": "response.content_part.added", **where, "part": output_text_json("", [])}
         for delta in _chunks(text):
-            yield {"type": "response.output_text.delta", **where, "delta": delta, "logprobs": []}
+            yield {
+                "type": "response.output_text.delta",
+                **where,
+                "delta": delta,
+                "logprobs": [],
+                **self._padding(delta),
+            }
         for number, annotation in enumerate(annotations):
             yield {
                 "type": "response.output_text.annotation.added",
