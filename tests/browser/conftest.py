@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 DEFAULT_TIMEOUT_MS = 60_000
+_OUTPUTS_SINCE = pytest.StashKey[float]()
 
 
 @pytest.fixture(scope="session")
@@ -116,7 +118,18 @@ def page(browser_context: BrowserContext) -> Page:
 
 
 @pytest.fixture(scope="session")
-def output_dir() -> Path:
+def output_dir(pytestconfig: pytest.Config) -> Path:
     """``tests/output/`` (gitignored): where screenshots and other test outputs are kept."""
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    pytestconfig.stash[_OUTPUTS_SINCE] = time.time()
     return OUTPUT_DIR
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Say where this run's screenshots landed."""
+    since = config.stash.get(_OUTPUTS_SINCE, None)
+    if since is None:
+        return
+    shots = sorted(path for path in OUTPUT_DIR.glob("*.png") if path.stat().st_mtime >= since)
+    for shot in shots:
+        terminalreporter.write_line(f"browser screenshot: {shot.relative_to(REPO)}")
