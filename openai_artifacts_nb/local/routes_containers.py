@@ -139,8 +139,10 @@ async def list_container_files(request: Request) -> Response:
     """``GET /v1/containers/{container_id}/files`` (empty once the container expired)."""
     params = page_params(request, default_limit=20)
     container = _container(request)
-    service_of(request).state.touch(container)
-    files = list(container.files.values())
+    state = service_of(request).state
+    state.touch(container)
+    with state.lock:
+        files = list(container.files.values())
     page = list_page(
         files, to_json=container_file_json, sort_key=lambda f: (f.created_at, f.ordinal), **params
     )
