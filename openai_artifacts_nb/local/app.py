@@ -58,6 +58,7 @@ class RequestGate:
         request_id = new_id("req")
 
         async def send_with_id(message: Message) -> None:
+            """Pass ``message`` on, adding ``x-request-id`` to the response headers."""
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
@@ -120,6 +121,7 @@ def build_app(service: EmulatorService, *, sweep_seconds: float) -> ASGIApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        """Run the idle-container sweep for as long as the app serves."""
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(_sweep, service, sweep_seconds)
             yield

@@ -12,7 +12,7 @@ import itertools
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -350,10 +350,3 @@ class EmulatorState:
                 container = self.create_container(name=f"thread {thread_id}", internal=True)
                 self.thread_containers[thread_id] = container.id
         return container
-
-    # Teardown ---------------------------------------------------------------------------------------------
-
-    def container_ids(self) -> Iterable[str]:
-        """Return the ids of every container still known."""
-        with self.lock:
-            return list(self.containers)

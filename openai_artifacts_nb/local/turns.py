@@ -14,6 +14,7 @@ new container is made only when the conversation never had one (or it was delete
 
 from __future__ import annotations
 
+import base64
 import copy
 import re
 import secrets
@@ -232,7 +233,11 @@ class ResponseTurn:
             outputs.append({"type": "logs", "logs": run.result.logs})
         for image in run.images:
             outputs.append(
-                {"type": "image", "url": "data:image/png;base64," + _base64(image.disk_path.read_bytes())}
+                {
+                    "type": "image",
+                    "url": "data:image/png;base64,"
+                    + base64.b64encode(image.disk_path.read_bytes()).decode("ascii"),
+                }
             )
         for record in run.files:
             made.pop(record.path, None)
@@ -307,9 +312,3 @@ class ResponseTurn:
         for event in self.events():
             final = event
         return dict(final["response"])
-
-
-def _base64(data: bytes) -> str:
-    import base64
-
-    return base64.b64encode(data).decode("ascii")
