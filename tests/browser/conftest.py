@@ -8,7 +8,6 @@ a failure: CI installs it.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 import warnings
 from collections.abc import Iterator
@@ -17,10 +16,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from tests.browser.jupyter_server import JupyterServer, running_server
+from tests.browser.jupyter_server import REPO, JupyterServer, copy_notebooks, running_server
 
-REPO = Path(__file__).resolve().parents[2]
-NOTEBOOKS = REPO / "notebooks"
 OUTPUT_DIR = REPO / "tests" / "output"
 CHROMIUM = Path(os.environ.get("OAI_CHROMIUM", "/usr/bin/chromium"))
 # Without the background-networking flags Chromium keeps dialling out on this closed network.
@@ -68,11 +65,7 @@ def browser(playwright_driver: Playwright, chromium_executable: Path) -> Iterato
 @pytest.fixture(scope="session")
 def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A temporary copy of ``notebooks/``: the folder JupyterLab serves, so runs never touch the repo."""
-    root = tmp_path_factory.mktemp("lab-root")
-    if NOTEBOOKS.is_dir():
-        ignore = shutil.ignore_patterns("*_artifacts", "*.executed.ipynb")
-        shutil.copytree(NOTEBOOKS, root, dirs_exist_ok=True, ignore=ignore)
-    return root
+    return copy_notebooks(tmp_path_factory.mktemp("lab-root"))
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from pathlib import Path
 
 import psutil
 
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS = REPO / "notebooks"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 
@@ -89,6 +92,13 @@ class JupyterServer:
     def log(self) -> str:
         """The server's output so far (for failure messages)."""
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def copy_notebooks(target: Path) -> Path:
+    """Copy ``notebooks/`` (without earlier runs' artifacts and executed copies) into ``target``."""
+    ignore = shutil.ignore_patterns("*_artifacts", "*.executed.ipynb")
+    shutil.copytree(NOTEBOOKS, target, dirs_exist_ok=True, ignore=ignore)
+    return target
 
 
 def _write_config(config_dir: Path) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import functools
 import json
-import shutil
 import subprocess
 import sys
 import threading
@@ -24,8 +23,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.conftest import NOTEBOOKS
-from tests.browser.jupyter_server import end_processes_of, server_environment
+from tests.browser.jupyter_server import copy_notebooks, end_processes_of, server_environment
 from tests.browser.lab import image_natural_width, sha256_bytes, sha256_file
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
@@ -41,9 +39,7 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory, chromium_executable: Path) -> Path:
     """A temporary copy of ``notebooks/``, its quickstart run headless and exported; returns the HTML path."""
-    folder = tmp_path_factory.mktemp("nbconvert")
-    ignore = shutil.ignore_patterns("*_artifacts", "*.executed.ipynb")
-    shutil.copytree(NOTEBOOKS, folder, dirs_exist_ok=True, ignore=ignore)
+    folder = copy_notebooks(tmp_path_factory.mktemp("nbconvert"))
     home = tmp_path_factory.mktemp("nbconvert-home")
     env = server_environment(home)
     executed = folder / "quickstart.executed.ipynb"

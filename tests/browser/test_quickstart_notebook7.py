@@ -6,15 +6,13 @@ artifacts never mix with the Lab run's. Screenshot: ``tests/output/quickstart_no
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
 
 from tests.browser import checks
-from tests.browser.conftest import NOTEBOOKS
-from tests.browser.jupyter_server import JupyterServer
+from tests.browser.jupyter_server import JupyterServer, copy_notebooks
 from tests.browser.lab import NotebookPage
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
@@ -25,9 +23,7 @@ FOLDER = "notebook7"
 def test_quickstart_in_notebook7(
     jupyter_server: JupyterServer, page: Page, output_dir: Path, request: pytest.FixtureRequest
 ) -> None:
-    folder = jupyter_server.root_dir / FOLDER
-    ignore = shutil.ignore_patterns("*_artifacts", "*.executed.ipynb")
-    shutil.copytree(NOTEBOOKS, folder, dirs_exist_ok=True, ignore=ignore)
+    folder = copy_notebooks(jupyter_server.root_dir / FOLDER)
     request.addfinalizer(jupyter_server.shut_down_sessions)
 
     page.goto(jupyter_server.url(f"notebooks/{FOLDER}/quickstart.ipynb", with_token=True))
