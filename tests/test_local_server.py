@@ -79,7 +79,8 @@ def test_health_endpoint_counts_kernels(emulator: LocalServer) -> None:
     assert body["ok"] is True and isinstance(body["kernels"], int)
 
 
-def test_serve_command_runs_until_interrupted() -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_serve_command_runs_until_interrupted(stop_signal: signal.Signals) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "openai_artifacts_nb", "serve", "--port", "0", "--idle-minutes", "1"],
         stdout=subprocess.PIPE,
@@ -93,7 +94,7 @@ def test_serve_command_runs_until_interrupted() -> None:
         base_url = first.rsplit(" ", 1)[-1].strip()
         client = openai.OpenAI(base_url=base_url, api_key="k")
         assert client.containers.create(name="cli").status == "running"
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_signal)
         assert process.wait(timeout=30) == 0
         assert process.stderr is not None and "Stopping the emulator." in process.stderr.read()
     finally:

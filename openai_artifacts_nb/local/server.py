@@ -9,6 +9,7 @@ and deletes the emulator's folder, so nothing outlives it.
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -148,7 +149,7 @@ def _shut_down(
 
 
 def serve_command(*, host: str = "127.0.0.1", port: int = 8765, idle_minutes: float = 20.0) -> int:
-    """Run the emulator in the foreground until Ctrl-C (``openai-artifacts serve``); return exit status."""
+    """Run the emulator in the foreground until Ctrl-C or SIGTERM (``openai-artifacts serve``); return 0."""
     server = LocalServer(host=host, port=port, idle_minutes=idle_minutes)
     try:
         base_url = server.start()
@@ -162,11 +163,18 @@ def serve_command(*, host: str = "127.0.0.1", port: int = 8765, idle_minutes: fl
         "Press Ctrl-C to stop.\n"
     )
     sys.stdout.flush()
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         sys.stderr.write("Stopping the emulator.\n")
     finally:
+        signal.signal(signal.SIGTERM, previous)
         server.stop()
     return 0
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    """Treat SIGTERM like Ctrl-C, so ``kill`` also stops the kernels and removes the emulator's files."""
+    raise KeyboardInterrupt
