@@ -3,7 +3,8 @@
 Routes and runners receive one :class:`EmulatorService`. Its :meth:`~EmulatorService.run_code` is the one
 path by which code runs in a container, for the Responses API and the Assistants API alike: it snapshots the
 container folder, runs the code in the container's kernel and registers every new or changed file and every
-displayed image as a container file (``source: "assistant"``).
+displayed image as a container file (``source: "assistant"``). A file the code rewrites gets a fresh
+container-file id (the old id then answers 404), so each turn's citations point at that turn's bytes.
 """
 
 from __future__ import annotations
