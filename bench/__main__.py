@@ -29,6 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--repeat", type=int, default=None, help="repetitions per measurement (default 5, quick 3)"
     )
     parser.add_argument(
+        "--emulator-url",
+        default=None,
+        metavar="URL",
+        help="use this running emulator (`openai-artifacts serve`) instead of one started per case",
+    )
+    parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results.json", help="where to write the JSON results"
     )
     return parser
@@ -39,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     mode: Mode = "quick" if args.quick else "full"
     repeat = args.repeat or (3 if args.quick else 5)
-    settings = Settings(mode=mode, repeat=repeat)
+    settings = Settings(mode=mode, repeat=repeat, emulator_url=args.emulator_url)
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     outcomes = []
     load_before = os.getloadavg()[0]

@@ -66,7 +66,7 @@ def run(settings: Settings) -> list[Row]:
     runs = iter(range(10**6))
     seen: dict[str, list[dict[str, Any]]] = {job: [] for job in JOBS}
 
-    with emulator(request_delay=delay) as server:
+    with emulator(settings, request_delay=delay) as server:
         client = make_openai_client(server.base_url)
         response = run_code(client, MAKE_BIG.format(chunk=chunk, count=count))
         reply_path.write_text(response.model_dump_json(), encoding="utf-8")

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.harness import ROOT, BenchError, child_env
+from bench.harness import ROOT, BenchError, Settings, child_env
 
 EMULATOR_PROCESS = """
 import sys
@@ -28,18 +28,25 @@ server.stop()
 
 @dataclass(frozen=True)
 class RunningEmulator:
-    """An emulator serving in its own process: what a client needs to reach it."""
+    """A serving emulator: what a client needs to reach it."""
 
     base_url: str
 
 
 @contextlib.contextmanager
-def emulator(*, request_delay: float = 0.0) -> Iterator[RunningEmulator]:
+def emulator(settings: Settings, *, request_delay: float = 0.0) -> Iterator[RunningEmulator]:
     """Start ``LocalServer(request_delay=...)`` in its own process and stop it afterwards.
 
-    A real API server does not share the client's CPU time and GIL; an in-process emulator would, and would
-    slow the client's downloads by serving them on the same interpreter.
+    With ``settings.emulator_url`` set, use that running emulator instead: its delay is set through its
+    ``/_emulator/faults`` control endpoint for the case and switched off again afterwards.
     """
+    if settings.emulator_url:
+        _set_delay(settings.emulator_url, request_delay)
+        try:
+            yield RunningEmulator(settings.emulator_url)
+        finally:
+            _set_delay(settings.emulator_url, 0.0)
+        return
     try:
         import openai_artifacts_nb.local  # noqa: F401
     except ImportError as error:
@@ -65,6 +72,16 @@ def emulator(*, request_delay: float = 0.0) -> Iterator[RunningEmulator]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _set_delay(base_url: str, seconds: float) -> None:
+    """Set a running emulator's per-request delay through its control endpoint (not part of the API)."""
+    import httpx2
+
+    root = base_url.rstrip("/").removesuffix("/v1")
+    reply = httpx2.post(f"{root}/_emulator/faults", json={"delay": seconds}, timeout=10)
+    if reply.status_code != 200:
+        raise BenchError(f"could not set the emulator's delay: {reply.status_code} {reply.text[:200]}")
 
 
 def python_block(code: str) -> str:

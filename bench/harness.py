@@ -34,11 +34,16 @@ class BenchError(RuntimeError):
 
 @dataclass(frozen=True)
 class Settings:
-    """How hard to push: ``full`` for ``make bench``, ``quick`` for a fast look, ``smoke`` for the tests."""
+    """How hard to push: ``full`` for ``make bench``, ``quick`` for a fast look, ``smoke`` for the tests.
+
+    ``emulator_url`` points the cases at an emulator already running (its own process is better for timing:
+    one in the measuring process shares its CPU and GIL); by default each case starts its own.
+    """
 
     mode: Mode = "full"
     repeat: int = 5
     work_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="openai-artifacts-bench-")))
+    emulator_url: str | None = None
 
     @property
     def smoke(self) -> bool:

@@ -76,7 +76,7 @@ def run(settings: Settings) -> list[Row]:
     small, large = settings.pick(full=(1_000, 10_000), quick=(1_000, 10_000), smoke=(50, 500))
     repeat = 1 if settings.smoke else settings.repeat
     seen: dict[int, list[dict[str, Any]]] = {small: [], large: []}
-    with emulator() as server, kernel(env={"OPENAI_BASE_URL": server.base_url}) as session:
+    with emulator(settings) as server, kernel(env={"OPENAI_BASE_URL": server.base_url}) as session:
         session.run(KERNEL_SETUP)
         for words in (small, large):
             session.run(KERNEL_FETCH.format(words=words))

@@ -97,7 +97,7 @@ def run(settings: Settings) -> list[Row]:
     def fresh(label: str) -> Path:
         return settings.work_dir / f"many-{label}-{next(folders)}"
 
-    with emulator(request_delay=delay) as server:
+    with emulator(settings, request_delay=delay) as server:
         client, log = logged_openai_client(server.base_url)
         requests_seen: list[str] = []
         renamed: set[str] = set()

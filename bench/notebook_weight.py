@@ -173,7 +173,7 @@ def run(settings: Settings) -> list[Row]:
     )
     folder = settings.work_dir / "weight"
     folder.mkdir(parents=True, exist_ok=True)
-    with emulator() as server:
+    with emulator(settings) as server:
         url = server.base_url
         made = execute(build_notebook(sizes, control=False), folder / "weight.ipynb", base_url=url)
         control = None

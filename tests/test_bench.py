@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -16,11 +17,20 @@ from bench.harness import Row, Samples, Settings, format_quantity
 from bench.report import CaseOutcome, render_table, summary_line, write_results
 from bench.suite import CASES, run_case
 
+if TYPE_CHECKING:
+    from openai_artifacts_nb.local import LocalServer
+
 
 @pytest.fixture
 def smoke(tmp_path: Path) -> Settings:
     """Settings for a smoke run, working in the test's own folder."""
     return Settings(mode="smoke", repeat=1, work_dir=tmp_path)
+
+
+@pytest.fixture
+def smoke_on_emulator(tmp_path: Path, emulator: LocalServer) -> Settings:
+    """Settings for a smoke run on the session's emulator (timings there mean nothing; starting is slow)."""
+    return Settings(mode="smoke", repeat=1, work_dir=tmp_path, emulator_url=emulator.base_url)
 
 
 def _assert_rows(rows: list[Row], *, count: int) -> None:
@@ -59,11 +69,10 @@ def test_startup_case_times_both_imports_and_lists_heavy_modules(smoke: Settings
 
 
 @pytest.mark.slow
-def test_many_files_case_downloads_every_file(smoke: Settings) -> None:
-    pytest.importorskip("openai_artifacts_nb.fetching")
+def test_many_files_case_downloads_every_file(smoke_on_emulator: Settings) -> None:
     from bench import many_files
 
-    rows = many_files.run(smoke)
+    rows = many_files.run(smoke_on_emulator)
     _assert_rows(rows, count=2)
     versus_loop, versus_floor = rows
     assert versus_loop.reference_name == "loop" and versus_floor.reference_name == "floor"
@@ -72,11 +81,10 @@ def test_many_files_case_downloads_every_file(smoke: Settings) -> None:
 
 
 @pytest.mark.slow
-def test_big_file_case_measures_memory_and_throughput(smoke: Settings) -> None:
-    pytest.importorskip("openai_artifacts_nb.fetching")
+def test_big_file_case_measures_memory_and_throughput(smoke_on_emulator: Settings) -> None:
     from bench import big_file
 
-    rows = big_file.run(smoke)
+    rows = big_file.run(smoke_on_emulator)
     _assert_rows(rows, count=2)
     memory, throughput = rows
     assert memory.ours.unit == "MiB" and throughput.ours.unit == "MiB/s"
@@ -148,10 +156,10 @@ def test_command_line_runs_one_case_and_writes_json(
 
 
 @pytest.mark.slow
-def test_long_stream_case_replays_real_deltas_in_a_kernel(smoke: Settings) -> None:
+def test_long_stream_case_replays_real_deltas_in_a_kernel(smoke_on_emulator: Settings) -> None:
     from bench import long_stream
 
-    rows = long_stream.run(smoke)
+    rows = long_stream.run(smoke_on_emulator)
     _assert_rows(rows, count=2)
     total, growth = rows
     deltas = total.details["deltas"]
@@ -162,10 +170,10 @@ def test_long_stream_case_replays_real_deltas_in_a_kernel(smoke: Settings) -> No
 
 
 @pytest.mark.slow
-def test_notebook_weight_case_weighs_each_artifact(smoke: Settings) -> None:
+def test_notebook_weight_case_weighs_each_artifact(smoke_on_emulator: Settings) -> None:
     from bench import notebook_weight
 
-    rows = notebook_weight.run(smoke)
+    rows = notebook_weight.run(smoke_on_emulator)
     _assert_rows(rows, count=3)
     for row, (kind, name, _) in zip(rows, notebook_weight.ARTIFACTS, strict=True):
         assert kind in row.what and name in row.what
