@@ -7,10 +7,10 @@ image decoded), bounded by a timeout; none is a fixed sleep.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.sync_api import Locator, Page
+from playwright.sync_api import ConsoleMessage, Error, Locator, Page, Response
 
 RUN_TIMEOUT_MS = 240_000
 
@@ -115,6 +115,30 @@ class NotebookPage:
 
     page: Page
     panel_selector: str = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+    script_errors: list[str] = field(default_factory=list)
+    errors_before_ready: int = 0
+
+    def __post_init__(self) -> None:
+        """Record uncaught script errors and console errors from the moment the page is wrapped."""
+        self.page.on("pageerror", self._on_page_error)
+        self.page.on("console", self._on_console)
+        self.page.on("response", self._on_response)
+
+    @property
+    def script_errors_since_ready(self) -> list[str]:
+        """Script errors from the moment the notebook was ready (so: from our run and clicks)."""
+        return self.script_errors[self.errors_before_ready :]
+
+    def _on_page_error(self, error: Error) -> None:
+        self.script_errors.append(f"uncaught: {error}")
+
+    def _on_response(self, response: Response) -> None:
+        if response.status >= 400:
+            self.script_errors.append(f"HTTP {response.status} {response.request.method} {response.url}")
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.script_errors.append(f"console: {message.text}")
 
     @property
     def panel(self) -> Locator:
@@ -133,6 +157,7 @@ class NotebookPage:
         if status == "dialog":
             text = self.page.locator(".jp-Dialog").first.inner_text()
             raise AssertionError(f"a dialog stands in front of the notebook: {text!r}")
+        self.errors_before_ready = len(self.script_errors)
 
     def run_all(self) -> None:
         """Clear every output (Edit > Clear Outputs of All Cells), then Run > Run All Cells.

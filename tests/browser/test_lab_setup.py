@@ -40,8 +40,8 @@ def test_lab_runs_a_notebook_with_an_image_a_widget_and_a_download(
     nbformat.write(notebook, jupyter_server.root_dir / "rig.ipynb")
 
     request.addfinalizer(jupyter_server.shut_down_sessions)
-    page.goto(jupyter_server.url("lab/tree/rig.ipynb?reset", with_token=True))
     lab = NotebookPage(page)
+    page.goto(jupyter_server.url("lab/tree/rig.ipynb?reset", with_token=True))
     lab.wait_until_ready()
     assert page.locator(".jp-Dialog").count() == 0, "a dialog is covering JupyterLab"
     lab.run_all()
@@ -60,5 +60,6 @@ def test_lab_runs_a_notebook_with_an_image_a_widget_and_a_download(
     assert download.suggested_filename == "payload.bin"
     assert sha256_bytes(Path(download.path()).read_bytes()) == sha256_bytes(PAYLOAD)
 
+    assert lab.script_errors == [], "\n".join(lab.script_errors)
     shot = lab.screenshot(output_dir / "lab_setup.png")
     assert shot.stat().st_size > 0

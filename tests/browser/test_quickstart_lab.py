@@ -30,8 +30,8 @@ def quickstart(jupyter_server: JupyterServer, module_page: Page) -> Iterator[Not
     if not (jupyter_server.root_dir / NOTEBOOK).is_file():
         pytest.fail(f"notebooks/{NOTEBOOK} is missing", pytrace=False)
     page = module_page
-    page.goto(jupyter_server.url(f"lab/tree/{NOTEBOOK}?reset", with_token=True))
     lab = NotebookPage(page)
+    page.goto(jupyter_server.url(f"lab/tree/{NOTEBOOK}?reset", with_token=True))
     lab.wait_until_ready()
     lab.run_all()
     lab.wait_until_run()
@@ -73,6 +73,11 @@ def test_rewritten_links_serve_the_saved_bytes(
     quickstart: NotebookPage, jupyter_server: JupyterServer, saved: dict[str, Path]
 ) -> None:
     checks.check_links_served(quickstart, jupyter_server, saved, ARTIFACTS)
+
+
+def test_no_script_error_in_the_page(quickstart: NotebookPage) -> None:
+    # After the run and every click above: the widget manager and our scripts raised nothing.
+    assert quickstart.script_errors == [], "\n".join(quickstart.script_errors)
 
 
 def test_screenshot_of_the_finished_notebook(quickstart: NotebookPage, output_dir: Path) -> None:

@@ -26,8 +26,8 @@ def test_quickstart_in_notebook7(
     folder = copy_notebooks(jupyter_server.root_dir / FOLDER)
     request.addfinalizer(jupyter_server.shut_down_sessions)
 
-    page.goto(jupyter_server.url(f"notebooks/{FOLDER}/quickstart.ipynb", with_token=True))
     notebook = NotebookPage(page)
+    page.goto(jupyter_server.url(f"notebooks/{FOLDER}/quickstart.ipynb", with_token=True))
     notebook.wait_until_ready()
     notebook.run_all()
     notebook.wait_until_run()
@@ -39,4 +39,8 @@ def test_quickstart_in_notebook7(
     checks.check_no_sandbox_link(notebook)
     checks.check_download_buttons(notebook, saved)
     checks.check_links_served(notebook, jupyter_server, saved, f"{FOLDER}/quickstart_artifacts")
+    # Notebook 7.6 itself throws "reading 'schema'" while it loads (an empty notebook does it too) and
+    # gets a 403 for one of its own fonts; so only script errors from the run on are held against us.
+    uncaught = [error for error in notebook.script_errors_since_ready if error.startswith("uncaught")]
+    assert uncaught == [], "\n".join(notebook.script_errors)
     assert notebook.screenshot(output_dir / "quickstart_notebook7.png").stat().st_size > 10_000
