@@ -31,8 +31,16 @@ NOTEBOOKS = REPO / "notebooks"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 
-# Variables that could point a kernel at the real API; the tests must never reach it.
-_OPENAI_VARIABLES = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
+# Variables that could point a kernel at the real API (the tests must never reach it), or at another
+# notebook's folder (a test earlier in the same process may have left one set).
+_DROPPED_VARIABLES = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_ORG_ID",
+    "OPENAI_PROJECT_ID",
+    "OPENAI_ARTIFACTS_NOTEBOOK",
+    "JPY_SESSION_NAME",
+)
 
 # Lab and Notebook 7 read the same user settings folder (``<config dir>/lab/user-settings``).
 _USER_SETTINGS = {
@@ -114,7 +122,7 @@ def _write_config(config_dir: Path) -> None:
 
 def server_environment(home: Path) -> dict[str, str]:
     """The environment of the server and its kernels: private Jupyter folders, the local backend."""
-    env = {key: value for key, value in os.environ.items() if key not in _OPENAI_VARIABLES}
+    env = {key: value for key, value in os.environ.items() if key not in _DROPPED_VARIABLES}
     env.update(
         OPENAI_ARTIFACTS_BACKEND="local",
         JUPYTER_CONFIG_DIR=str(home / "config"),
