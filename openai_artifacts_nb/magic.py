@@ -23,6 +23,8 @@ from openai_artifacts_nb.errors import ArtifactsError
 if TYPE_CHECKING:
     from openai import OpenAI
 
+    from openai_artifacts_nb.session import ConversationSession
+
 __all__ = ["BACKEND_ENV", "OpenAIMagics"]
 
 #: ``OPENAI_ARTIFACTS_BACKEND=local`` makes the magic use the embedded emulator with no code in the notebook.
@@ -87,12 +89,20 @@ class OpenAIMagics(Magics):
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        from openai_artifacts_nb.session import ConversationSession
-
-        self.session = ConversationSession()
+        self._session: ConversationSession | None = None
         self._server: Any = None
         self._clients: dict[str, OpenAI] = {}
         self._told_where = False
+
+    @property
+    def session(self) -> ConversationSession:
+        """The conversation (previous response, container, uploaded inputs), made when first needed."""
+        if self._session is None:
+            # Imported here, not at load: session pulls in rendering, and %load_ext must stay cheap.
+            from openai_artifacts_nb.session import ConversationSession
+
+            self._session = ConversationSession()
+        return self._session
 
     @_flags(
         magic_arguments(name="%openai"),

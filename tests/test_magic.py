@@ -36,13 +36,26 @@ def _magics(ip: InteractiveShell) -> OpenAIMagics:
 
 
 def test_load_ext_imports_neither_openai_nor_ipywidgets() -> None:
+    # pygments is left out: IPython's shell has imported it already. Our session, rendering, previews and
+    # streaming modules wait for the first cell, so that loading the extension stays cheap.
+    heavy = (
+        "openai",
+        "ipywidgets",
+        "pandas",
+        "PIL",
+        "openai_artifacts_nb.session",
+        "openai_artifacts_nb.render",
+        "openai_artifacts_nb.previews",
+        "openai_artifacts_nb.cell_output",
+        "openai_artifacts_nb.streaming",
+    )
     code = (
         "import sys\n"
         "from IPython.core.interactiveshell import InteractiveShell\n"
         "shell = InteractiveShell.instance()\n"
         "shell.run_line_magic('load_ext', 'openai_artifacts_nb')\n"
         "assert 'openai' in shell.magics_manager.magics['cell']\n"
-        "print(','.join(m for m in ('openai', 'ipywidgets', 'pandas', 'PIL') if m in sys.modules))\n"
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == ""
