@@ -7,6 +7,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from openai_artifacts_nb.filetypes import detect, mime_type_for_name, sniff
 
@@ -106,3 +108,61 @@ def test_mime_type_for_name() -> None:
     assert mime_type_for_name("a.PNG") == "image/png"
     assert mime_type_for_name("a.parquet") == "application/vnd.apache.parquet"
     assert mime_type_for_name("README") is None
+
+
+def test_random_bytes_starting_with_a_brace_keep_bin(tmp_path: Path) -> None:
+    # Regression: the benchmark's part_13.bin (seeded random bytes) starts with "{" and was saved as .json.
+    import random
+
+    data = random.Random(13).randbytes(1 << 20)
+    assert data[:1] == b"{"
+    detection = detect(_write(tmp_path, data), "part_13.bin")
+    assert (detection.filename, detection.mime_type) == ("part_13.bin", "application/octet-stream")
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "expected_name"),
+    [
+        (b"{" + bytes(range(256)) * 8, "blob.bin", "blob.bin"),
+        (b"<" + bytes(range(255, -1, -1)) * 8, "table.csv", "table.csv"),
+        (b"MZ\xff\xfe\x00\x01binary", "tool.bin", "tool.bin"),  # a two-byte signature is too weak
+        (b"{\xff\xfe\x00\x01binary", "blob", "blob.json"),  # no extension: the hint is all there is
+    ],
+)
+def test_weak_sniff_never_overrides_a_known_extension(
+    tmp_path: Path, data: bytes, name: str, expected_name: str
+) -> None:
+    assert detect(_write(tmp_path, data), name).filename == expected_name
+
+
+def test_strong_signature_still_overrides_a_known_extension(tmp_path: Path) -> None:
+    assert detect(_write(tmp_path, _png()), "chart.bin").filename == "chart.png"
+
+
+def _strong_binary_signature(data: bytes) -> bool:
+    """Whether puremagic itself finds a binary signature of three bytes or more (real, if rare, evidence)."""
+    import puremagic
+
+    try:
+        matches = puremagic.magic_string(data)
+    except puremagic.PureError:
+        return False
+    return any(
+        m.confidence >= 0.3 and not (m.mime_type or "").startswith(("text/", "application/json"))
+        for m in matches
+    )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    seed=st.integers(min_value=0, max_value=2**32),
+    size=st.integers(min_value=1, max_value=4096),
+    first=st.sampled_from([b"", b"{", b"[", b"<", b"#", b"{\n", b"<?"]),
+)
+def test_random_bytes_named_bin_keep_bin(tmp_path: Path, seed: int, size: int, first: bytes) -> None:
+    import random
+
+    payload = first + random.Random(seed).randbytes(size)
+    assume(not _strong_binary_signature(payload))
+    detection = detect(_write(tmp_path, payload), "part.bin")
+    assert (detection.filename, detection.mime_type) == ("part.bin", "application/octet-stream")
