@@ -2,8 +2,14 @@
 
 :class:`ReplyStream` takes the SDK's streamed Responses events (anything with a ``type`` attribute), keeps the
 text and the code the model runs, and redraws a single display (an IPython ``DisplayHandle``) now and then:
-at most every ``min_interval`` seconds, and only when the text grew by a quarter since the last draw or
-``max_interval`` passed. So a reply of 10,000 deltas costs a handful of redraws, linear time, not quadratic.
+at most every ``min_interval`` seconds, and only when the text grew by a quarter since the last draw or a
+wait passed that grows with the text (``max_interval``, or one second per ``chars_per_second`` characters
+shown, at most ``longest_interval``). So the characters sent to the display grow linearly with a reply's
+length, not with its square, up to ``chars_per_second * longest_interval`` characters (100,000 by default).
+
+Each redraw handles only the new text: :class:`ShownTextBuilder` keeps the finished lines already held back
+and escaped, and works again only on the lines after them, so the work per redraw does not grow with the
+reply either.
 
 ``sandbox:`` links are held back while streaming (their files are not saved yet): a finished link shows its
 name with "saving…", a half-received one is not shown at all. While code runs, a note says so. In a
@@ -20,14 +26,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from openai_artifacts_nb.render import CodeRun, MimeBundle, escape_markdown_html
+# The fence and code-span patterns are escape_markdown_html's own, so a split found with them is exact.
+from openai_artifacts_nb.render import _FENCE, _INLINE_CODE, CodeRun, MimeBundle, escape_markdown_html
 
-__all__ = ["ReplyStream", "StreamingView", "hold_back_sandbox_links"]
+__all__ = ["ReplyStream", "ShownText", "ShownTextBuilder", "StreamingView", "hold_back_sandbox_links"]
 
 _SANDBOX_LINK = re.compile(r"(!?)\[([^\]\n]*)\]\(\s*sandbox:[^)\s]*\s*\)")
 _SANDBOX_BARE = re.compile(r"sandbox:[^\s)\]>\"']*")
-_OPEN_LINK_TAIL = re.compile(r"!?\[[^\]\n]*(\](\([^)\n]*)?)?$")
-_LAST_TOKEN = re.compile(r"[^\s(\[]*$")
+# \Z, not $: a label or word that a line break ended can no longer become a link, so it is shown.
+_OPEN_LINK_TAIL = re.compile(r"!?\[[^\]\n]*(\](\([^)\n]*)?)?\Z")
+_LAST_TOKEN = re.compile(r"[^\s(\[]*\Z")
 
 
 def hold_back_sandbox_links(text: str) -> str:
@@ -43,17 +51,118 @@ def hold_back_sandbox_links(text: str) -> str:
     token = _LAST_TOKEN.search(text, max(0, len(text) - 300))
     if token is not None and token.group(0) and "sandbox:".startswith(token.group(0)):
         text = text[: token.start()]
+    return _replace_finished_links(text)
+
+
+def _replace_finished_links(text: str) -> str:
     text = _SANDBOX_LINK.sub(lambda match: f"**{match.group(2) or 'file'}** *(saving…)*", text)
     return _SANDBOX_BARE.sub("*(file, saving…)*", text)
 
 
+@dataclass(frozen=True)
+class ShownText:
+    """The reply text as the stream shows it: ``plain`` with links held back, ``markdown`` also escaped."""
+
+    plain: str
+    markdown: str
+
+    @classmethod
+    def of(cls, text: str) -> ShownText:
+        """Hold back and escape the whole of ``text`` at once."""
+        plain = hold_back_sandbox_links(text)
+        return cls(plain, escape_markdown_html(plain))
+
+
+class ShownTextBuilder:
+    """Builds :class:`ShownText` for a growing text, working only on what came since the last finished line.
+
+    ``build(text)`` gives exactly ``ShownText.of(text)``. The text up to a line break that no link, code
+    fence or code span crosses is held back and escaped once and kept; each call then handles only the lines
+    after it. ``processed_chars`` counts the characters the patterns ran over, to show that work is linear.
+    """
+
+    def __init__(self) -> None:
+        self._done = 0
+        self._plain: list[str] = []
+        self._markdown: list[str] = []
+        self.processed_chars = 0
+
+    def build(self, text: str) -> ShownText:
+        """Return how ``text`` (the previous text plus what arrived since) is shown now."""
+        split = _line_break_before_last_line(text, self._done)
+        if split > self._done:
+            plain = _replace_finished_links(text[self._done : split])
+            self.processed_chars += 2 * (split - self._done)
+            if _escapes_alone(plain):
+                self._plain.append(plain)
+                self._markdown.append(escape_markdown_html(plain))
+                self._done = split
+                if len(self._plain) > 1:
+                    self._plain = ["".join(self._plain)]
+                    self._markdown = ["".join(self._markdown)]
+        rest = ShownText.of(text[self._done :])
+        self.processed_chars += 2 * (len(text) - self._done)
+        return ShownText("".join(self._plain) + rest.plain, "".join(self._markdown) + rest.markdown)
+
+
+def _line_break_before_last_line(text: str, start: int) -> int:
+    """Return the position just after the last line break in ``text[start:]`` that no link can cross.
+
+    Such a break has something after it already, and the blank run around it is neither preceded by "("
+    nor followed by ")" (a link may have blanks just inside its parentheses). ``start`` if there is none.
+    """
+    end = len(text)
+    for _ in range(4):
+        newline = text.rfind("\n", start, end)
+        if newline < 0:
+            return start
+        right = newline + 1
+        while right < len(text) and text[right].isspace():
+            right += 1
+        left = newline
+        while left > start and text[left - 1].isspace():
+            left -= 1
+        if right < len(text) and left > start and text[left - 1] != "(" and text[right] != ")":
+            return newline + 1
+        end = left
+    return start
+
+
+def _escapes_alone(chunk: str) -> bool:
+    """Whether ``escape_markdown_html`` of ``chunk`` followed by anything escapes ``chunk`` as it does alone.
+
+    It does when every code fence in ``chunk`` is closed and every backtick after the last fence belongs to
+    a finished code span: then no fence or span can reach past the end of ``chunk``.
+    """
+    position = 0
+    for fence in _FENCE.finditer(chunk):
+        if not fence.group(3):
+            return False
+        position = fence.end()
+    for span in _INLINE_CODE.finditer(chunk, position):
+        if "`" in chunk[position : span.start()]:
+            return False
+        position = span.end()
+    return "`" not in chunk[position:]
+
+
 @dataclass
 class StreamingView:
-    """What the stream shows at one moment: the code runs so far, the text so far, and a status note."""
+    """What the stream shows at one moment: the code runs so far, the text so far, and a status note.
+
+    ``shown`` is the text already held back and escaped (a stream builds it bit by bit); without it, the
+    view works it out from ``text``.
+    """
 
     text: str
     code_runs: list[CodeRun] = field(default_factory=list)
     note: str = ""
+    shown: ShownText | None = None
+
+    def _shown(self) -> ShownText:
+        if self.shown is None:
+            self.shown = ShownText.of(self.text)
+        return self.shown
 
     def markdown(self) -> str:
         """Return the view as Markdown, with the running code block open."""
@@ -62,7 +171,7 @@ class StreamingView:
             running = run.status in {"in_progress", "interpreting"}
             parts.append(run.markdown(open_block=running, note="running…" if running else ""))
         if self.text:
-            parts.append(escape_markdown_html(hold_back_sandbox_links(self.text)))
+            parts.append(self._shown().markdown)
         if self.note:
             parts.append(f"*⏳ {self.note}*")
         return "\n\n".join(parts) or "*⏳ waiting for the reply…*"
@@ -71,7 +180,7 @@ class StreamingView:
         """Return the view as plain text."""
         lines = [run.plain() for run in self.code_runs]
         if self.text:
-            lines.append(hold_back_sandbox_links(self.text))
+            lines.append(self._shown().plain)
         if self.note:
             lines.append(f"... {self.note}")
         return "\n\n".join(lines) or "... waiting for the reply"
@@ -91,7 +200,9 @@ class ReplyStream:
     """Feed it streamed events with :meth:`handle`; it keeps one display up to date, cheaply.
 
     ``live`` redraws one output in place (Jupyter); otherwise notes are written once to ``sys.stdout``
-    (terminal IPython). ``display`` and ``clock`` are injectable for tests.
+    (terminal IPython). ``display`` and ``clock`` are injectable for tests. ``redraws``, ``drawn_chars``
+    (reply characters sent to the display, summed over redraws) and ``processed_chars`` (characters the
+    hold-back and escaping patterns ran over) count the work done.
     """
 
     def __init__(
@@ -100,12 +211,16 @@ class ReplyStream:
         live: bool = True,
         min_interval: float = 0.1,
         max_interval: float = 1.0,
+        chars_per_second: int = 10_000,
+        longest_interval: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         display: Callable[..., Any] | None = None,
     ) -> None:
         self.live = live
         self.min_interval = min_interval
         self.max_interval = max_interval
+        self.chars_per_second = chars_per_second
+        self.longest_interval = longest_interval
         self._clock = clock
         self._display = display
         self._handle: Any = None
@@ -117,12 +232,20 @@ class ReplyStream:
         self._code_parts: dict[str, list[str]] = {}
         self._note = ""
         self._dirty = False
+        self._shown_text = ShownTextBuilder()
         self.redraws = 0
         self.drawn_chars = 0
 
     @property
+    def processed_chars(self) -> int:
+        """Characters the hold-back and escaping patterns have run over, in all redraws so far."""
+        return self._shown_text.processed_chars
+
+    @property
     def text(self) -> str:
         """The reply text received so far."""
+        if len(self._text_parts) > 1:
+            self._text_parts = ["".join(self._text_parts)]
         return "".join(self._text_parts)
 
     @property
@@ -208,7 +331,8 @@ class ReplyStream:
 
     def view(self) -> StreamingView:
         """Return what the stream shows now."""
-        return StreamingView(self.text, self.code_runs, self._note)
+        text = self.text
+        return StreamingView(text, self.code_runs, self._note, self._shown_text.build(text))
 
     def _draw(self, *, force: bool = False) -> None:
         if not self.live:
@@ -218,7 +342,7 @@ class ReplyStream:
             if not self._dirty or now - self._last_draw < self.min_interval:
                 return
             grown = self._text_length - self._drawn_length
-            if grown < max(1, self._drawn_length // 4) and now - self._last_draw < self.max_interval:
+            if grown < max(1, self._drawn_length // 4) and now - self._last_draw < self._wait():
                 return
         view = self.view()
         self._last_draw = now
@@ -227,6 +351,12 @@ class ReplyStream:
         self.redraws += 1
         self.drawn_chars += len(view.text)
         self._show(view)
+
+    def _wait(self) -> float:
+        # Waiting longer for a longer text keeps the characters sent to the display per second of the reply
+        # at most chars_per_second, so their sum grows with the reply's length, not its square.
+        grown_wait = self._drawn_length / max(1, self.chars_per_second)
+        return max(self.max_interval, min(grown_wait, self.longest_interval))
 
     def _display_function(self) -> Callable[..., Any]:
         if self._display is not None:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from openai_artifacts_nb.streaming import ReplyStream, StreamingView, hold_back_sandbox_links
+from openai_artifacts_nb.streaming import (
+    ReplyStream,
+    ShownText,
+    ShownTextBuilder,
+    StreamingView,
+    hold_back_sandbox_links,
+)
 
 
 class FakeHandle:
@@ -62,6 +71,8 @@ def text_delta(delta: str) -> SimpleNamespace:
         ("Saved to sandbox:/mnt/data/x.csv for you", "Saved to *(file, saving…)* for you"),
         ("Saved to sandb", "Saved to "),
         ("A [normal](https://example.com) link", "A [normal](https://example.com) link"),
+        ("I said sand\n[pl", "I said sand\n"),
+        ("An [unfinished\nlabel", "An [unfinished\nlabel"),
         ("No links at all.", "No links at all."),
     ],
 )
@@ -96,6 +107,82 @@ def test_ten_thousand_deltas_cost_few_redraws_and_linear_time() -> None:
     assert small.redraws < 60, small.redraws
     assert small.drawn_chars < 20 * len(small.text)
     assert large_time < 8 * max(small_time, 0.01), (small_time, large_time)
+
+
+def _reply_of(words: int) -> list[str]:
+    """A reply's deltas: one word each, twelve to a line, a paragraph break every 120 words."""
+    deltas = []
+    for index in range(words):
+        end = "\n\n" if index % 120 == 119 else "\n" if index % 12 == 11 else " "
+        deltas.append(f"word{index}{end}")
+    return deltas
+
+
+def _stream_at_50_per_second(words: int) -> tuple[ReplyStream, float, list[float]]:
+    clock = FakeClock()
+    draws: list[float] = []
+
+    def display(content: Any, display_id: bool = False) -> Any:
+        draws.append(clock.now)
+        return SimpleNamespace(update=lambda content: draws.append(clock.now))
+
+    stream = ReplyStream(live=True, clock=clock, display=display)
+    stream.start()
+    for delta in _reply_of(words):
+        clock.now += 0.02
+        stream.handle(text_delta(delta))
+    return stream, clock.now, draws
+
+
+def test_a_long_stream_does_linear_work_and_still_updates() -> None:
+    small, small_seconds, _ = _stream_at_50_per_second(1_000)
+    large, large_seconds, draws = _stream_at_50_per_second(10_000)
+    for stream, seconds in ((small, small_seconds), (large, large_seconds)):
+        length = len(stream.text)
+        # Each character goes through the patterns about twice (plain, then Markdown), plus the last line
+        # once per redraw: never the whole text again.
+        assert stream.processed_chars < 2 * length + 200 * stream.redraws, (stream.processed_chars, length)
+        # Redraws are spaced so the characters sent stay within chars_per_second of the time the reply takes,
+        # plus a bounded multiple of its length for the redraws that growth by a quarter brings.
+        assert stream.drawn_chars <= stream.chars_per_second * seconds + 5 * length, (
+            stream.drawn_chars,
+            length,
+        )
+    assert large.processed_chars < 12 * small.processed_chars
+    assert large.redraws < 4 * small.redraws, (small.redraws, large.redraws)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(draws)]
+    assert max(gaps) <= large.longest_interval + 0.02, "a long reply still updates at least every 10 s"
+    assert draws[-1] > large_seconds - large.longest_interval - 0.02
+
+
+def test_the_incremental_render_is_the_whole_text_render() -> None:
+    reply = (
+        "Intro with `code <b>` and <i>html</i>.\n\n"
+        "```python\nx = '<tag>'\n\nprint(x)\n```\n"
+        "See [the plot](\n  sandbox:/mnt/data/plot.png\n) and ![img](sandbox:/mnt/data/i.png)\n"
+        "A span ``across\nlines <x>`` ends here.\n"
+        "~~~\nopen <fence>\n\nstill open\n"
+        "~~~\nafter <the fence> sandbox:/mnt/data/raw.csv\n(\nnot a link)\nsand\n[last](sandbox:/mnt/d"
+    )
+    builder = ShownTextBuilder()
+    for end in range(len(reply) + 1):
+        assert builder.build(reply[:end]) == ShownText.of(reply[:end]), reply[:end]
+
+
+_PIECES = st.sampled_from(
+    ["word ", "\n", "\n\n", "`", "``", "```", "~~~", "<b>", "(", ")", "[", "]", "![", "](", "sandbox:",
+     "/mnt/data/a.png", " ", "x"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_PIECES, min_size=1, max_size=4).map("".join), max_size=40))
+def test_the_incremental_render_matches_for_any_deltas(deltas: list[str]) -> None:
+    builder = ShownTextBuilder()
+    text = ""
+    for delta in deltas:
+        text += delta
+        assert builder.build(text) == ShownText.of(text)
 
 
 def test_redraws_wait_for_growth_or_time() -> None:
