@@ -19,7 +19,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,7 @@ from openai_artifacts_nb.collect import (
     collect_id,
     id_kind,
 )
-from openai_artifacts_nb.download import Download, Downloader, ProgressCallback
+from openai_artifacts_nb.download import DEFAULT_MAX_WORKERS, Download, Downloader, ProgressCallback
 from openai_artifacts_nb.errors import (
     ApiError,
     ArtifactsError,
@@ -274,7 +275,7 @@ def fetch(
     link_base: str | os.PathLike[str] | None = None,
     turn_started_at: float | None = None,
     progress: ProgressCallback | None = None,
-    max_workers: int = 8,
+    max_workers: int = DEFAULT_MAX_WORKERS,
 ) -> FetchResult:
     """Save every file ``source`` produced into ``out_dir`` and return a :class:`FetchResult`.
 
@@ -284,6 +285,11 @@ def fetch(
     text are made relative to ``link_base`` (default ``out_dir``). For a reply, uncited files with
     ``source: "assistant"`` created since ``turn_started_at`` (default: the reply's ``created_at``) are
     saved too. ``progress(name, done, total)`` is called from worker threads as bytes arrive.
+
+    Every request goes out at once on a pool of up to ``max_workers`` threads (downloads are I/O-bound):
+    the cited files start downloading while the containers are being listed, and the uncited files the
+    listing finds follow, so a reply's files cost about one listing plus one download round trip. The
+    result and the manifest keep the reply's order whatever order the downloads finish in.
 
     A file that cannot be saved is listed in ``failures`` (its link becomes a marker); the others are
     saved. Raises :class:`~openai_artifacts_nb.errors.ReplyError` for a source it cannot read and
@@ -299,30 +305,49 @@ def fetch(
     manifest = Manifest(folder.directory)
     collection, api = _collect(source, client)
     failures: list[ArtifactFailure] = []
-    if api is not None and collection.source_kind == "response" and collection.container_ids:
-        failures.extend(_listing_failures(collection, api, turn_started_at, manifest))
-
     saver = _Saver(folder, manifest, base, collection.source_id)
     by_key: dict[tuple[str, str], SavedArtifact | ArtifactFailure] = {}
     skipped: list[SavedArtifact] = []
-    pending: list[ArtifactRef] = []
-    for ref in collection.artifacts:
-        known = manifest.existing_file(ref.key)
-        if known is None:
-            pending.append(ref)
-            continue
-        entry, path = known
-        found_by = tuple(entry.found_by) + tuple(way for way in ref.found_by if way not in entry.found_by)
-        artifact = saver.saved(ref, path, entry.mime_type, entry.bytes, entry.sha256)
-        artifact = SavedArtifact(**{**artifact.__dict__, "found_by": found_by})
-        saver.record(artifact, entry.saved_at)
-        by_key[ref.key] = artifact
-        skipped.append(artifact)
+    downloader = Downloader(api, max_workers=max_workers, progress=progress)
+    listing = api is not None and collection.source_kind == "response" and bool(collection.container_ids)
+    started: dict[tuple[str, str], Future[Download | DownloadError]] = {}
+
+    def start(pool: ThreadPoolExecutor, refs: list[ArtifactRef], *, early: bool) -> None:
+        for ref in refs:
+            if ref.key in started or ref.key in by_key:
+                continue
+            known = manifest.existing_file(ref.key)
+            if known is not None:
+                reused = _reuse(saver, ref, *known)
+                by_key[ref.key] = reused
+                skipped.append(reused)
+            elif not (early and ref.store == "container" and ref.filename is None):
+                # (A nameless citation waits for the listing, which names it, rather than cost a request.)
+                started[ref.key] = pool.submit(downloader.download_one, ref, folder.temporary_path)
+
+    # The listing thread adds to the collection: the early downloads get a snapshot taken before it starts.
+    cited = collection.artifacts
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="artifact-download") as pool:
+        listed = None
+        if listing and api is not None:
+            listed = pool.submit(_listing_failures, collection, api, turn_started_at, manifest)
+        start(pool, cited, early=listed is not None)
+        if listed is not None:
+            failures.extend(listed.result())
+        start(pool, collection.artifacts, early=False)
+        # Every file of the collection is now either reused or downloading; gather them in its order.
+        pending = [ref for ref in collection.artifacts if ref.key in started]
+        results: list[Download | DownloadError] = []
+        for ref in pending:
+            outcome = started[ref.key].result()
+            if isinstance(outcome, Download):
+                outcome = _completed(outcome, ref, downloader, folder)
+            results.append(outcome)
 
     # Inline images come last so that one equal to a downloaded file merges into it.
-    pending.sort(key=lambda ref: ref.store == "inline")
-    downloader = Downloader(api, max_workers=max_workers, progress=progress)
-    results = downloader.download_all(pending, folder.directory, temporary_path=folder.temporary_path)
+    order = sorted(range(len(pending)), key=lambda index: pending[index].store == "inline")
+    pending = [pending[index] for index in order]
+    results = [results[index] for index in order]
     by_sha = {item.sha256: key for key, item in by_key.items() if isinstance(item, SavedArtifact)}
     for ref, outcome in zip(pending, results, strict=True):
         if isinstance(outcome, DownloadError):
@@ -384,6 +409,30 @@ def fetch(
         source_kind=collection.source_kind,
         skipped=skipped,
     )
+
+
+def _reuse(saver: _Saver, ref: ArtifactRef, entry: ManifestEntry, path: Path) -> SavedArtifact:
+    """Describe (and queue the manifest entry of) a file an earlier run saved intact."""
+    found_by = tuple(entry.found_by) + tuple(way for way in ref.found_by if way not in entry.found_by)
+    artifact = saver.saved(ref, path, entry.mime_type, entry.bytes, entry.sha256)
+    artifact = SavedArtifact(**{**artifact.__dict__, "found_by": found_by})
+    saver.record(artifact, entry.saved_at)
+    return artifact
+
+
+def _completed(
+    download: Download, ref: ArtifactRef, downloader: Downloader, folder: ArtifactFolder
+) -> Download | DownloadError:
+    """Bring a download started before the listing up to date with what the listing added to ``ref``.
+
+    The listing may give the file a better name (``cfile_…`` images) and its size: a body shorter than
+    that size was cut off without the server saying so, and is downloaded again.
+    """
+    current = download.ref.merged(ref)
+    if current.size is not None and download.size < current.size:
+        download.path.unlink(missing_ok=True)
+        return downloader.download_one(current, folder.temporary_path)
+    return replace(download, ref=current, filename=current.display_name)
 
 
 def _rewrite(collection: Collection, outcomes: dict[tuple[str, str], SavedArtifact | ArtifactFailure]) -> str:
