@@ -41,7 +41,7 @@ from openai_artifacts_nb.errors import (
     DownloadError,
     FileMissingError,
 )
-from openai_artifacts_nb.filetypes import detect
+from openai_artifacts_nb.filetypes import Detection, detect
 from openai_artifacts_nb.links import LinkTable, LinkTarget, Span, rewrite_links
 from openai_artifacts_nb.manifest import Manifest, ManifestEntry, utc_now
 from openai_artifacts_nb.naming import ArtifactFolder, safe_filename
@@ -215,6 +215,29 @@ def _short_problem(error: DownloadError) -> str:
     return "the download failed"
 
 
+@dataclass(frozen=True)
+class _Sniffed:
+    """The type a download's worker detected, and the name it detected it for."""
+
+    name: str
+    detection: Detection
+
+
+def _download_and_sniff(
+    downloader: Downloader, ref: ArtifactRef, folder: ArtifactFolder
+) -> tuple[Download | DownloadError, _Sniffed | None]:
+    """Download ``ref`` and sniff its type on the worker thread (puremagic's scan is pure Python: done
+    here it overlaps the other downloads instead of queueing after the last one)."""
+    outcome = downloader.download_one(ref, folder.temporary_path)
+    if not isinstance(outcome, Download):
+        return outcome, None
+    name = safe_filename(outcome.filename)
+    try:
+        return outcome, _Sniffed(name, detect(outcome.path, name))
+    except OSError:
+        return outcome, None  # placing it reports the problem
+
+
 class _Saver:
     """Places finished downloads in the folder and records them; one per :func:`fetch` call."""
 
@@ -260,9 +283,14 @@ class _Saver:
             )
         )
 
-    def place(self, download: Download) -> SavedArtifact:
-        """Give a finished download its real type and safe name, and move it into the folder."""
-        detection = detect(download.path, safe_filename(download.filename))
+    def place(self, download: Download, sniffed: _Sniffed | None = None) -> SavedArtifact:
+        """Give a finished download its real type and safe name, and move it into the folder.
+
+        ``sniffed`` is the type the download's worker already detected, used when the name still matches.
+        """
+        name = safe_filename(download.filename)
+        detection = sniffed.detection if sniffed is not None and sniffed.name == name else None
+        detection = detection or detect(download.path, name)
         path, _ = self.folder.place(download.path, detection.filename, download.sha256)
         return self.saved(download.ref, path, detection.mime_type, download.size, download.sha256)
 
@@ -310,7 +338,7 @@ def fetch(
     skipped: list[SavedArtifact] = []
     downloader = Downloader(api, max_workers=max_workers, progress=progress)
     listing = api is not None and collection.source_kind == "response" and bool(collection.container_ids)
-    started: dict[tuple[str, str], Future[Download | DownloadError]] = {}
+    started: dict[tuple[str, str], Future[tuple[Download | DownloadError, _Sniffed | None]]] = {}
 
     def start(pool: ThreadPoolExecutor, refs: list[ArtifactRef], *, early: bool) -> None:
         for ref in refs:
@@ -323,7 +351,7 @@ def fetch(
                 skipped.append(reused)
             elif not (early and ref.store == "container" and ref.filename is None):
                 # (A nameless citation waits for the listing, which names it, rather than cost a request.)
-                started[ref.key] = pool.submit(downloader.download_one, ref, folder.temporary_path)
+                started[ref.key] = pool.submit(_download_and_sniff, downloader, ref, folder)
 
     # The listing thread adds to the collection: the early downloads get a snapshot taken before it starts.
     cited = collection.artifacts
@@ -338,18 +366,24 @@ def fetch(
         # Every file of the collection is now either reused or downloading; gather them in its order.
         pending = [ref for ref in collection.artifacts if ref.key in started]
         results: list[Download | DownloadError] = []
+        sniffs: list[_Sniffed | None] = []
         for ref in pending:
-            outcome = started[ref.key].result()
+            outcome, sniffed = started[ref.key].result()
             if isinstance(outcome, Download):
-                outcome = _completed(outcome, ref, downloader, folder)
+                updated = _completed(outcome, ref, downloader, folder)
+                if not isinstance(updated, Download) or updated.path != outcome.path:
+                    sniffed = None  # downloaded again: sniff the new file when placing it
+                outcome = updated
             results.append(outcome)
+            sniffs.append(sniffed)
 
     # Inline images come last so that one equal to a downloaded file merges into it.
     order = sorted(range(len(pending)), key=lambda index: pending[index].store == "inline")
     pending = [pending[index] for index in order]
     results = [results[index] for index in order]
+    sniffs = [sniffs[index] for index in order]
     by_sha = {item.sha256: key for key, item in by_key.items() if isinstance(item, SavedArtifact)}
-    for ref, outcome in zip(pending, results, strict=True):
+    for ref, outcome, sniffed in zip(pending, results, sniffs, strict=True):
         if isinstance(outcome, DownloadError):
             message = " ".join(str(outcome).split())
             by_key[ref.key] = ArtifactFailure(
@@ -375,7 +409,7 @@ def fetch(
             by_sha[outcome.sha256] = keep_key
             continue
         try:
-            artifact = saver.place(outcome)
+            artifact = saver.place(outcome, sniffed)
         except OSError as error:
             outcome.path.unlink(missing_ok=True)
             problem = DownloadError(

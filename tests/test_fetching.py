@@ -607,6 +607,32 @@ def test_emulator_slow_requests_are_downloaded_in_parallel(
     assert elapsed < 0.4 * 11 * 0.6, f"{elapsed:.2f} s"
 
 
+def test_emulator_listing_runs_alongside_the_downloads(tmp_path: Path, client: Any, emulator: Any) -> None:
+    import openai
+
+    code = "for i in range(12):\n    open(f'/mnt/data/part{i:02d}.txt', 'w').write(str(i) * 5000)\n"
+    response = _run(client, code)
+    requests: list[tuple[str, str]] = []
+    logged = openai.OpenAI(
+        base_url=emulator.base_url,
+        api_key="sk-test-emulator",
+        http_client=openai.DefaultHttpxClient(
+            event_hooks={"request": [lambda request: requests.append((request.method, request.url.path))]}
+        ),
+    )
+    emulator.faults.delay = 1.0
+    started = time.perf_counter()
+    result = fetch(response, out_dir=tmp_path, client=logged)
+    elapsed = time.perf_counter() - started
+    names = [f"part{i:02d}.txt" for i in range(12)]
+    assert result.ok and [a.filename for a in result.artifacts] == names  # the reply's order, always
+    assert all(a.path.read_text() == str(int(a.filename[4:6])) * 5000 for a in result.artifacts)
+    # One listing and one download per file, nothing else (no retrieve of each file's metadata) ...
+    assert sorted(path.rsplit("/", 1)[-1] for _, path in requests) == sorted(["files"] + ["content"] * 12)
+    # ... all in flight at once: the listing then the downloads would take two delays, 2 s at least.
+    assert elapsed < 1.7, f"{elapsed:.2f} s"
+
+
 @pytest.mark.parametrize("status", [429, 500])
 def test_emulator_transient_errors_are_retried(
     tmp_path: Path, client: Any, emulator: Any, status: int
