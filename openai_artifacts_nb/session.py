@@ -219,18 +219,20 @@ class ConversationSession:
 
         new_files = [Path(file).expanduser().resolve() for file in files]
         _check_files(new_files)
+
+        def send(uploaded_now: Sequence[InputFile]) -> Any:
+            return self._request(
+                client,
+                model=model,
+                text=prompt + _files_note(uploaded_now),
+                instructions=instructions,
+                stream=stream,
+                on_event=on_event,
+            )
+
         try:
-            uploaded_now = self._prepare_container(client, new_files, notify)
-            text = prompt + _files_note(uploaded_now)
             try:
-                response = self._request(
-                    client,
-                    model=model,
-                    text=text,
-                    instructions=instructions,
-                    stream=stream,
-                    on_event=on_event,
-                )
+                response = send(self._prepare_container(client, new_files, notify))
             except (openai.BadRequestError, openai.NotFoundError) as error:
                 if self.container_id is None or not _mentions_expired_container(error):
                     raise
@@ -239,16 +241,7 @@ class ConversationSession:
                     f"Container {self.container_id} expired; started a new one"
                     + (" and uploaded the inputs again." if self.inputs else ".")
                 )
-                uploaded_now = self._prepare_container(client, [], notify, force_new=True)
-                text = prompt + _files_note(uploaded_now)
-                response = self._request(
-                    client,
-                    model=model,
-                    text=text,
-                    instructions=instructions,
-                    stream=stream,
-                    on_event=on_event,
-                )
+                response = send(self._prepare_container(client, [], notify, force_new=True))
         except openai.OpenAIError as error:
             raise api_error(error, api_key=client.api_key, base_url=str(client.base_url)) from None
 
