@@ -245,23 +245,27 @@ class Downloader:
     def _stream_once(self, ref: ArtifactRef, sink: BinaryIO) -> tuple[int, str]:
         name = ref.display_name
         done = 0
-        with self._open_stream(ref) as response, _Spooler(sink, self.chunk_size) as spooler:
+        with self._open_stream(ref) as response:
             headers = response.headers
             length = headers.get("content-length")
             declared = (
                 int(length) if length and length.isdigit() and not headers.get("content-encoding") else None
             )
             total = declared if declared is not None else ref.size
+            # A small file needs no megabyte buffer (32 downloads at once would hold 32 of them).
+            buffer_size = min(self.chunk_size, max(total, 1 << 16)) if total else self.chunk_size
+            spooler = _Spooler(sink, buffer_size)
             self._report(name, 0, total)
             reported = 0
             # The pieces as the socket gives them (about 64 KiB): asking the SDK for fixed-size chunks
             # copies every byte once more through a buffer, which costs as much CPU as receiving them.
-            for piece in response.iter_bytes():
-                spooler.add(piece)
-                done += len(piece)
-                if done - reported >= self.chunk_size:
-                    reported = done
-                    self._report(name, done, total)
+            with spooler:
+                for piece in response.iter_bytes():
+                    spooler.add(piece)
+                    done += len(piece)
+                    if done - reported >= self.chunk_size:
+                        reported = done
+                        self._report(name, done, total)
         if done != reported:
             self._report(name, done, total)
         sha256 = spooler.hexdigest()

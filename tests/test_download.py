@@ -288,6 +288,20 @@ def test_progress_is_called_from_workers(
     assert all(name.startswith("artifact-download") for name in threads)
 
 
+def test_reused_buffers_keep_every_byte_in_any_sink(
+    tmp_path: Path, replay_server: ReplayServer, replay_client: Any
+) -> None:
+    # Many more buffers' worth than the three reused: a buffer handed back too early would corrupt the file.
+    data = b"".join(hashlib.sha256(str(i).encode()).digest() * 1000 for i in range(300))
+    _serve(replay_server, data)
+    downloader = Downloader(replay_client, chunk_size=40_000)
+    sink = io.BytesIO()
+    assert downloader.write_to(_ref(), sink) == (len(data), hashlib.sha256(data).hexdigest())
+    assert sink.getvalue() == data
+    result = downloader.download(_ref(), tmp_path / ".x.part")
+    assert result.path.read_bytes() == data and result.sha256 == hashlib.sha256(data).hexdigest()
+
+
 def test_large_body_streams_with_bounded_memory(
     tmp_path: Path, replay_server: ReplayServer, replay_client: Any
 ) -> None:
