@@ -252,8 +252,9 @@ class Downloader:
                 int(length) if length and length.isdigit() and not headers.get("content-encoding") else None
             )
             total = declared if declared is not None else ref.size
-            # A small file needs no megabyte buffer (32 downloads at once would hold 32 of them).
-            buffer_size = min(self.chunk_size, max(total, 1 << 16)) if total else self.chunk_size
+            # A quarter of a small file per buffer: it needs no megabyte (32 downloads at once would hold
+            # 32 of them), and its hashing starts while the rest arrives instead of after the last byte.
+            buffer_size = min(self.chunk_size, max(total // 4, 1 << 16)) if total else self.chunk_size
             spooler = _Spooler(sink, buffer_size)
             self._report(name, 0, total)
             reported = 0
