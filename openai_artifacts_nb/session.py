@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from openai_artifacts_nb.download import DEFAULT_MAX_WORKERS
 from openai_artifacts_nb.errors import ApiError, ReplyError
 from openai_artifacts_nb.render import CodeRun, Usage
 
@@ -201,7 +202,7 @@ class ConversationSession:
         on_event: Callable[[Any], None] | None = None,
         on_notice: Callable[[str], None] | None = None,
         progress: Progress | None = None,
-        max_workers: int = 8,
+        max_workers: int = DEFAULT_MAX_WORKERS,
     ) -> PromptResult:
         """Send ``prompt`` as the next turn, save what the reply made, and return the result.
 
