@@ -216,7 +216,9 @@ class OpenAIMagics(Magics):
     def close(self) -> None:
         """Stop the embedded emulator, if this instance started one."""
         server, self._server = self._server, None
-        self._clients.clear()
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
         if server is not None:
             atexit.unregister(self.close)
             server.stop()
@@ -266,9 +268,14 @@ class OpenAIMagics(Magics):
         key = base_url or "environment"
         if key not in self._clients or base_url is None:
             try:
-                self._clients[key] = make_client(base_url=base_url)
+                client = make_client(base_url=base_url)
             except ConfigurationError as error:
                 raise UsageError(str(error)) from None
+            # The environment may have changed since the last cell; its old client's sockets go with it.
+            previous = self._clients.pop(key, None)
+            if previous is not None:
+                previous.close()
+            self._clients[key] = client
         return self._clients[key]
 
     def _where(self, folder: str | None) -> tuple[Any, Path]:

@@ -31,11 +31,12 @@ def emulator() -> Iterator[LocalServer]:
 
 
 @pytest.fixture
-def client(emulator: LocalServer) -> openai.OpenAI:
-    """An ``openai.OpenAI`` client on the session emulator (any key works there)."""
+def client(emulator: LocalServer) -> Iterator[openai.OpenAI]:
+    """An ``openai.OpenAI`` client on the session emulator (any key works there), closed after the test."""
     import openai
 
-    return openai.OpenAI(base_url=emulator.base_url, api_key="sk-test-emulator")
+    with openai.OpenAI(base_url=emulator.base_url, api_key="sk-test-emulator") as client:
+        yield client
 
 
 @pytest.fixture(autouse=True)
