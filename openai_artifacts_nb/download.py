@@ -280,11 +280,9 @@ class Downloader:
             self.progress(name, done, total)
 
     def _redact(self, text: str) -> str:
-        key = getattr(self.client, "api_key", None) if self.client is not None else None
-        text = _one_line(text)
-        if isinstance(key, str) and len(key) >= 4:
-            text = text.replace(key, "[redacted]")
-        return text
+        from openai_artifacts_nb.client import redact_secrets
+
+        return redact_secrets(_one_line(text), getattr(self.client, "api_key", None))
 
     def _map_error(self, error: Exception, ref: ArtifactRef) -> DownloadError:
         """Turn an SDK error into the package's error for this file."""

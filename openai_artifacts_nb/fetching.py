@@ -112,10 +112,10 @@ def _api_error(error: Exception, what: str, client: OpenAI | None = None) -> Api
     import openai
 
     status = getattr(error, "status_code", None)
+    from openai_artifacts_nb.client import redact_secrets
+
     message = " ".join(str(getattr(error, "message", error)).split())
-    key = getattr(client, "api_key", None)
-    if isinstance(key, str) and len(key) >= 4:
-        message = message.replace(key, "[redacted]")
+    message = redact_secrets(message, getattr(client, "api_key", None))
     if isinstance(error, openai.NotFoundError):
         return ApiError(
             f"{what} was not found ({message})",

@@ -106,13 +106,10 @@ def _interpolate_prose(text: str, namespace: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(replace, text)
 
 
-_KEY_LIKE = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{6,})")
-
-
 def _scrub(message: str, api_key: str | None) -> str:
-    if api_key and len(api_key) > 6:
-        message = message.replace(api_key, "sk-…")
-    return _KEY_LIKE.sub("sk-…", message)
+    from openai_artifacts_nb.client import redact_secrets
+
+    return redact_secrets(message, api_key, marker="sk-…")
 
 
 _HINTS = {

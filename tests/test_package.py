@@ -91,3 +91,12 @@ def test_fetch_requires_an_output_folder() -> None:
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args(["fetch", "resp_1"])
     assert exit_info.value.code == 2
+
+
+def test_redact_secrets_hides_the_key_and_anything_shaped_like_one() -> None:
+    from openai_artifacts_nb.client import redact_secrets
+
+    assert redact_secrets("401: bad key abcd-secret-value", "abcd-secret-value") == "401: bad key [redacted]"
+    assert redact_secrets("pasted sk-proj-abcdef123456 here") == "pasted [redacted] here"
+    assert redact_secrets("sk-abcdef123456", None, marker="sk-…") == "sk-…"
+    assert redact_secrets("no secret in sk-ab", "abc") == "no secret in sk-ab"
