@@ -104,7 +104,9 @@ def test_injected_429_carries_a_small_retry_after(client: openai.OpenAI, emulato
     emulator.faults.fail_next(1, status=429, retry_after=0.05)
     with pytest.raises(openai.RateLimitError) as caught:
         client.with_options(max_retries=0).files.list()
-    assert caught.value.response.headers["retry-after"] == "0.05"
+    # Whole seconds in Retry-After (the SPEC's integer >= 1); the exact delay in retry-after-ms.
+    assert caught.value.response.headers["retry-after"] == "1"
+    assert caught.value.response.headers["retry-after-ms"] == "50"
     assert caught.value.code == "rate_limit_exceeded"
     emulator.faults.fail_next(1, status=429)
     assert client.files.list().object == "list"

@@ -252,7 +252,8 @@ def test_error_bodies_validate(
     emulator.faults.fail_next(1, status=429, should_retry=False)
     with pytest.raises(openai.RateLimitError) as limited:
         client.containers.list()
-    assert limited.value.response.headers["retry-after"] == "0.01"
+    assert limited.value.response.headers["retry-after"] == "1"
+    assert limited.value.response.headers["retry-after-ms"] == "10"
     bodies.append(limited.value.response.json())
     for body in bodies:
         openapi_schemas.check("ErrorResponse", body)

@@ -23,13 +23,14 @@ from openai_artifacts_nb.local import (
     routes_assistants,
     routes_containers,
     routes_control,
+    routes_conversations,
     routes_files,
     routes_responses,
 )
 from openai_artifacts_nb.local.failures import ApiFailure
 from openai_artifacts_nb.local.ids import new_id
 from openai_artifacts_nb.local.service import EmulatorService
-from openai_artifacts_nb.local.wire import error_reply
+from openai_artifacts_nb.local.wire import error_reply, retry_headers
 
 _STATUS_ERRORS = {
     429: (
@@ -91,8 +92,7 @@ class RequestGate:
         )
         headers = {}
         if failure.retry_after is not None:
-            headers["retry-after"] = f"{failure.retry_after:g}"
-            headers["retry-after-ms"] = f"{failure.retry_after * 1000:g}"
+            headers.update(retry_headers(failure.retry_after))
         if failure.should_retry is not None:
             headers["x-should-retry"] = "true" if failure.should_retry else "false"
         return error_reply(ApiFailure(failure.status, message, type_=type_, code=code), headers=headers)
@@ -134,6 +134,7 @@ def build_app(service: EmulatorService, *, sweep_seconds: float) -> ASGIApp:
             *routes_files.ROUTES,
             *routes_assistants.ROUTES,
             *routes_control.ROUTES,
+            *routes_conversations.ROUTES,
         ],
         exception_handlers={ApiFailure: _api_failure, HTTPException: _http_exception, Exception: _unexpected},
         lifespan=lifespan,

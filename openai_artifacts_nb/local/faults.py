@@ -11,8 +11,9 @@ another process with ``POST /_emulator/faults`` (same names, JSON body; ``DELETE
                               (percent-encoded names) or ``none`` (files are not mentioned by link)
 ``delay = 0.2``               seconds added to every API request
 ``fail_next(n, status=…)``    the next ``n`` API requests fail with ``status`` (429 carries a
-                              ``retry-after`` of ``retry_after`` seconds, 0.01 by default, so the SDK's
-                              own retries stay fast; ``should_retry`` sets ``x-should-retry``)
+                              ``retry-after-ms`` of ``retry_after`` seconds, 0.01 by default, so the SDK's
+                              own retries stay fast, and ``retry-after`` rounded up to whole seconds;
+                              ``should_retry`` sets ``x-should-retry``)
 ``truncate_downloads(n)``     the next ``n`` content downloads announce the full ``Content-Length`` but
                               stop after ``fraction`` of the bytes and close the connection
 ``expire_container(id)``      expire one container now (``None``: every running container)

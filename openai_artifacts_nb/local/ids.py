@@ -1,4 +1,4 @@
-"""New object ids shaped like OpenAI's (``resp_…``, ``cntr_…``, ``cfile_…``, ``file-…``, ``asst_…``)."""
+"""New object ids shaped like OpenAI's (``resp_…``, ``cntr_…``, ``conv_…``, ``file-…``, ``asst_…``)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,20 @@ import string
 
 _ALPHANUMERIC = string.ascii_letters + string.digits
 
-# Hex lengths follow real ids: resp_/cntr_/ci_/msg_ carry 48 hex digits, cfile_ 32.
-_HEX_DIGITS = {"resp": 48, "cntr": 48, "ci": 48, "msg": 48, "cfile": 32, "req": 32}
+# Hex lengths follow real ids: resp_/cntr_/ci_/msg_/conv_ (and shell sh_/sho_, image ig_) carry 48 hex
+# digits, cfile_ 32. Model-made ``call_`` ids are base62.
+_HEX_DIGITS = {
+    "resp": 48,
+    "cntr": 48,
+    "ci": 48,
+    "msg": 48,
+    "conv": 48,
+    "sh": 48,
+    "sho": 48,
+    "ig": 48,
+    "cfile": 32,
+    "req": 32,
+}
 
 
 def new_id(prefix: str) -> str:

@@ -119,9 +119,15 @@ def response_json(
     usage: dict[str, Any] | None,
     completed_at: int | None = None,
     error: dict[str, Any] | None = None,
+    tools: list[Any] | None = None,
+    conversation_id: str | None = None,
 ) -> dict[str, Any]:
-    """Return a ``response`` object echoing the request's settings, with every SPEC-required field."""
-    tools = request.get("tools") or []
+    """Return a ``response`` object echoing the request's settings, with every SPEC-required field.
+
+    ``tools`` replaces the request's tools in the echo (upstream names the container a hosted shell chose).
+    """
+    if tools is None:
+        tools = request.get("tools") or []
     return {
         "id": response_id,
         "object": "response",
@@ -130,6 +136,7 @@ def response_json(
         "background": bool(request.get("background", False)),
         "billing": {"payer": "developer"},
         "completed_at": completed_at,
+        "conversation": {"id": conversation_id} if conversation_id else None,
         "error": error,
         "incomplete_details": None,
         "instructions": request.get("instructions"),
@@ -196,3 +203,53 @@ def container_citation_json(
     if start == end == 0:
         body["index"] = None
     return body
+
+
+def shell_call_json(
+    *,
+    item_id: str,
+    call_id: str,
+    container_id: str,
+    commands: list[str],
+    status: str,
+    timeout_ms: int | None = None,
+    max_output_length: int | None = None,
+) -> dict[str, Any]:
+    """Return a hosted ``shell_call`` output item (its environment names the container it ran in)."""
+    return {
+        "id": item_id,
+        "type": "shell_call",
+        "status": status,
+        "action": {"commands": commands, "max_output_length": max_output_length, "timeout_ms": timeout_ms},
+        "call_id": call_id,
+        "environment": {"type": "container_reference", "container_id": container_id},
+    }
+
+
+def shell_output_json(
+    *,
+    item_id: str,
+    call_id: str,
+    status: str,
+    output: list[dict[str, Any]],
+    max_output_length: int | None = None,
+) -> dict[str, Any]:
+    """Return a ``shell_call_output`` output item."""
+    return {
+        "id": item_id,
+        "type": "shell_call_output",
+        "status": status,
+        "call_id": call_id,
+        "max_output_length": max_output_length,
+        "output": output,
+    }
+
+
+def image_call_json(*, item_id: str, status: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return an ``image_generation_call`` output item; ``details`` adds ``result``, ``size`` and the rest."""
+    return {"id": item_id, "type": "image_generation_call", "status": status, **(details or {})}
+
+
+def conversation_json(*, conversation_id: str, created_at: int, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Return a ``conversation`` object."""
+    return {"id": conversation_id, "object": "conversation", "created_at": created_at, "metadata": metadata}

@@ -3,6 +3,13 @@
 Conventions (the emulator does not think, it follows these):
 
 * Every fenced ```` ```python ```` (or ```` ```py ````) block runs as one ``code_interpreter_call``, in order.
+* Every fenced ```` ```bash ```` (or ```` ```sh ````, ```` ```shell ````) block runs as one hosted
+  ``shell_call`` (its whole body is one command, run by bash in the container's ``/mnt/data``), when the
+  request has a ``shell`` tool with a container environment. ``timeout_ms=N`` and ``max_output_length=N``
+  after the language become the call's ``action`` limits (```` ```bash timeout_ms=500 ````).
+* Every fenced ```` ```image ```` block is an image prompt: it becomes one ``image_generation_call`` with a
+  deterministic PNG, when the request has an ``image_generation`` tool.
+* Blocks of all three kinds run in the order they appear.
 * A fenced ```` ```reply ```` block, if present, is the exact text of the final message. Each ``sandbox:``
   link in it to a file the code wrote gets a citation, so tests can produce any link form they like.
 * With no code and no reply block the reply is a short fixed sentence.
@@ -18,26 +25,59 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _FENCE = re.compile(
-    r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+-]*)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.MULTILINE | re.DOTALL
+    r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+-]*)([^\n]*)\n(.*?)^[ \t]*\1[ \t]*$", re.MULTILINE | re.DOTALL
 )
-_CODE_LANGUAGES = {"python", "py", "python3"}
+_OPTION = re.compile(r"\b(timeout_ms|max_output_length)=(\d{1,9})\b")
+_KINDS = {
+    "python": "python",
+    "py": "python",
+    "python3": "python",
+    "bash": "shell",
+    "sh": "shell",
+    "shell": "shell",
+    "image": "image",
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One tool call the prompt asks for: ``kind`` is ``python``, ``shell`` or ``image``."""
+
+    kind: str
+    body: str
+    options: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
 class Plan:
-    """What a prompt asks for: code to run, in order, and optionally the exact reply text."""
+    """What a prompt asks for: tool calls in order, and optionally the exact reply text."""
 
-    code_blocks: list[str] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
     reply: str | None = None
+
+    @property
+    def code_blocks(self) -> list[str]:
+        """The python blocks alone, in order (all the Assistants API runs)."""
+        return self.bodies("python")
+
+    def bodies(self, kind: str) -> list[str]:
+        """The bodies of the steps of one ``kind``, in order."""
+        return [step.body for step in self.steps if step.kind == kind]
 
 
 def plan_from_text(text: str) -> Plan:
-    """Return the code blocks and the reply block found in ``text``."""
+    """Return the tool steps and the reply block found in ``text``."""
     plan = Plan()
     for match in _FENCE.finditer(text):
-        language, body = match.group(2).lower(), match.group(3)
-        if language in _CODE_LANGUAGES:
-            plan.code_blocks.append(body)
+        language, info, body = match.group(2).lower(), match.group(3), match.group(4)
+        kind = _KINDS.get(language)
+        if kind == "image":
+            body = body.strip()
+        elif kind == "shell":
+            body = body[:-1] if body.endswith("\n") else body
+        if kind == "python" or (kind is not None and body):
+            options = {name: int(value) for name, value in _OPTION.findall(info)} if kind == "shell" else {}
+            plan.steps.append(Step(kind, body, options))
         elif language == "reply" and plan.reply is None:
             plan.reply = body[:-1] if body.endswith("\n") else body
     return plan

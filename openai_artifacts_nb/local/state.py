@@ -79,6 +79,17 @@ class StoredResponse:
     id: str
     body: dict[str, Any]
     container_ids: list[str]
+    input_items: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class StoredConversation:
+    """A Conversations API conversation: its metadata and its items (inputs and outputs), oldest first."""
+
+    id: str
+    created_at: int
+    metadata: dict[str, Any]
+    items: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -116,6 +127,7 @@ class EmulatorState:
         self.messages: dict[str, list[Record]] = {}
         self.runs: dict[str, Record] = {}
         self.thread_containers: dict[str, str] = {}
+        self.conversations: dict[str, StoredConversation] = {}
         (root / "containers").mkdir(parents=True, exist_ok=True)
         (root / "files").mkdir(parents=True, exist_ok=True)
 
@@ -350,3 +362,42 @@ class EmulatorState:
                 container = self.create_container(name=f"thread {thread_id}", internal=True)
                 self.thread_containers[thread_id] = container.id
         return container
+
+    # Conversations ----------------------------------------------------------------------------------------
+
+    def create_conversation(
+        self, *, metadata: dict[str, Any], items: list[dict[str, Any]]
+    ) -> StoredConversation:
+        """Create a conversation holding ``items``."""
+        conversation = StoredConversation(new_id("conv"), self.now(), dict(metadata), list(items))
+        with self.lock:
+            self.conversations[conversation.id] = conversation
+        return conversation
+
+    def find_conversation(self, conversation_id: str) -> StoredConversation | None:
+        """Return a conversation, or None if unknown or deleted."""
+        with self.lock:
+            return self.conversations.get(conversation_id)
+
+    def conversation_items(self, conversation: StoredConversation) -> list[dict[str, Any]]:
+        """Return a snapshot of a conversation's items, oldest first."""
+        with self.lock:
+            return list(conversation.items)
+
+    def add_conversation_items(self, conversation: StoredConversation, items: list[dict[str, Any]]) -> None:
+        """Append ``items`` to a conversation."""
+        with self.lock:
+            conversation.items.extend(items)
+
+    def remove_conversation_item(self, conversation: StoredConversation, item_id: str) -> bool:
+        """Delete one item from a conversation; return False if it was not there."""
+        with self.lock:
+            kept = [item for item in conversation.items if item.get("id") != item_id]
+            removed = len(kept) != len(conversation.items)
+            conversation.items[:] = kept
+        return removed
+
+    def delete_conversation(self, conversation_id: str) -> bool:
+        """Delete a conversation; return False if it did not exist."""
+        with self.lock:
+            return self.conversations.pop(conversation_id, None) is not None

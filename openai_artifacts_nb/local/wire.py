@@ -9,6 +9,7 @@ transfer does.
 from __future__ import annotations
 
 import json
+import math
 import mimetypes
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,14 @@ def page_params(request: Request, *, default_limit: int) -> dict[str, Any]:
     if order not in {"asc", "desc"}:
         raise ApiFailure(400, f"Invalid 'order': {order!r}. Expected 'asc' or 'desc'.", param="order")
     return {"limit": limit, "order": order, "after": query.get("after"), "before": query.get("before")}
+
+
+def retry_headers(seconds: float) -> dict[str, str]:
+    """Return ``retry-after`` in whole seconds (at least 1, as the SPEC types it), ``retry-after-ms`` exact.
+
+    The SDK prefers ``retry-after-ms``, so a short injected delay still retries quickly.
+    """
+    return {"retry-after": str(max(1, math.ceil(seconds))), "retry-after-ms": f"{seconds * 1000:g}"}
 
 
 def include_params(request: Request) -> list[str]:
