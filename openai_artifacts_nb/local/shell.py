@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-MARKER = "\x1eopenai-artifacts-shell:"
+MARKER = "@@openai-artifacts-shell@@ "
 DEFAULT_MAX_CHARS = 64 * 1024
 
 _PROGRAM = """
@@ -72,7 +72,7 @@ def shell_program(command: str, *, timeout: float, max_chars: int = DEFAULT_MAX_
 
 def read_outcome(logs: str, *, timed_out: bool = False) -> ShellOutcome:
     """Return the outcome printed by :func:`shell_program`; the kernel's own logs if it printed none."""
-    for line in reversed(logs.splitlines()):
+    for line in reversed(logs.split("\n")):
         if line.startswith(MARKER):
             try:
                 found = json.loads(line[len(MARKER) :])
