@@ -2,7 +2,8 @@
 
 Every kind of object the emulator returns validates against the matching schema of the official
 ``openapi.yaml`` and parses with the SDK's own types; the streamed event sequence of a code-interpreter reply
-has the same shape (event order, fields per event, fields per item) as the real recording.
+has the same shape (event order, fields per event, fields per item) as the real recording. Hosted shell calls,
+image generation, conversations and input item lists validate and parse the same way.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from openai.types import FileDeleted, FileObject
 from openai.types.beta import Assistant, Thread
 from openai.types.beta.threads import Message, Run
 from openai.types.containers import FileRetrieveResponse
-from openai.types.responses import Response, ResponseStreamEvent
+from openai.types.conversations import Conversation, ConversationDeletedResource, ConversationItemList
+from openai.types.responses import Response, ResponseItemList, ResponseStreamEvent
 
 from openai_artifacts_nb.local import LocalServer
 from tests.plugins.emulator import REFERENCE, OpenApiSchemas
 
 TOOLS = [{"type": "code_interpreter", "container": {"type": "auto"}}]
+INCLUDE = "code_interpreter_call.outputs"
 PROMPT = (
     "```python\nimport matplotlib.pyplot as plt\nplt.plot([1, 2], [3, 4])\nplt.show()\n"
     "open('/mnt/data/table.csv', 'w').write('a,b\\n1,2\\n')\nprint('ok')\n```\n"
@@ -291,3 +294,122 @@ def test_stream_without_obfuscation_has_no_padding(client: openai.OpenAI) -> Non
     events = sse_events(client, model="gpt-4.1", input="hello", stream_options={"include_obfuscation": False})
     deltas = [e for e in events if e["type"].endswith(".delta")]
     assert deltas and not [e for e in deltas if "obfuscation" in e]
+
+
+TOOL_PROMPT = (
+    "```python\nopen('/mnt/data/made.txt', 'w').write('py')\n```\n"
+    "```bash\nls /mnt/data && printf 'x\\n' > shell.txt && echo warn >&2\n```\n"
+    "```image\na small blue square\n```\n"
+)
+ALL_TOOLS = [
+    *TOOLS,
+    {"type": "shell", "environment": {"type": "container_auto"}},
+    {"type": "image_generation", "size": "64x64", "partial_images": 1},
+]
+ITEM_SCHEMAS = {
+    "code_interpreter_call": "CodeInterpreterToolCall",
+    "shell_call": "FunctionShellCall",
+    "shell_call_output": "FunctionShellCallOutput",
+    "image_generation_call": "ImageGenToolCall",
+    "message": "OutputMessage",
+}
+
+
+def event_schemas(openapi_schemas: OpenApiSchemas) -> dict[str, str]:
+    """Return the SPEC schema name of every streamed event type."""
+    by_type = {}
+    for ref in openapi_schemas.schemas["ResponseStreamEvent"]["anyOf"]:
+        name = ref["$ref"].rsplit("/", 1)[-1]
+        for kind in openapi_schemas.schemas[name]["properties"]["type"].get("enum", []):
+            by_type[kind] = name
+    return by_type
+
+
+def test_shell_and_image_events_and_items_validate_and_parse(
+    client: openai.OpenAI, openapi_schemas: OpenApiSchemas
+) -> None:
+    events = sse_events(client, model="gpt-5", input=TOOL_PROMPT, tools=ALL_TOOLS, include=[INCLUDE])
+    by_type = event_schemas(openapi_schemas)
+    adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(ResponseStreamEvent)
+    for event in events:
+        openapi_schemas.check(by_type[event["type"]], event)
+        assert adapter.validate_python(event).type == event["type"]
+        if "item" in event:
+            openapi_schemas.check(ITEM_SCHEMAS[event["item"]["type"]], event["item"])
+    kinds = {e["type"] for e in events}
+    assert {
+        "response.shell_call_command.added",
+        "response.shell_call_command.delta",
+        "response.shell_call_command.done",
+        "response.shell_call_output_content.delta",
+        "response.shell_call_output_content.done",
+        "response.image_generation_call.in_progress",
+        "response.image_generation_call.generating",
+        "response.image_generation_call.partial_image",
+        "response.image_generation_call.completed",
+    } <= kinds
+    final = events[-1]["response"]
+    openapi_schemas.check("Response", final)
+    parsed = Response.model_validate(final)
+    assert [item.type for item in parsed.output] == [
+        "code_interpreter_call",
+        "shell_call",
+        "shell_call_output",
+        "image_generation_call",
+        "message",
+    ]
+    for item in final["output"]:
+        openapi_schemas.check(ITEM_SCHEMAS[item["type"]], item)
+    cited = sorted(a["filename"] for a in final["output"][-1]["content"][0]["annotations"])
+    assert cited == ["made.txt", "shell.txt"]
+    assert final["output"][2]["output"][0] == {
+        "outcome": {"type": "exit", "exit_code": 0},
+        "stderr": "warn\n",
+        "stdout": "made.txt\n",
+    }
+
+
+def test_conversations_and_input_items_validate_and_parse(
+    client: openai.OpenAI, openapi_schemas: OpenApiSchemas
+) -> None:
+    created = raw_json(
+        client.conversations.with_raw_response.create(
+            metadata={"k": "v"}, items=[{"type": "message", "role": "user", "content": "hi"}]
+        )
+    )
+    openapi_schemas.check("ConversationResource", created)
+    Conversation.model_validate(created)
+    response = raw_json(
+        client.responses.with_raw_response.create(
+            model="gpt-5", input=TOOL_PROMPT, tools=ALL_TOOLS, conversation=created["id"]
+        )
+    )
+    openapi_schemas.check("Response", response)
+    assert response["conversation"] == {"id": created["id"]}
+    items = raw_json(
+        client.conversations.items.with_raw_response.list(created["id"], order="asc", include=[INCLUDE])
+    )
+    openapi_schemas.check("ConversationItemList", items)
+    parsed = ConversationItemList.model_validate(items)
+    assert [item.type for item in parsed.data] == [
+        "message",
+        "message",
+        "code_interpreter_call",
+        "shell_call",
+        "shell_call_output",
+        "image_generation_call",
+        "message",
+    ]
+    added = raw_json(
+        client.conversations.items.with_raw_response.create(
+            created["id"], items=[{"type": "message", "role": "user", "content": "more"}]
+        )
+    )
+    openapi_schemas.check("ConversationItemList", added)
+    inputs = raw_json(client.responses.input_items.with_raw_response.list(response["id"]))
+    openapi_schemas.check("ResponseItemList", inputs)
+    (only,) = ResponseItemList.model_validate(inputs).data
+    assert only.type == "message" and only.role == "user"
+    deleted = raw_json(client.conversations.with_raw_response.delete(created["id"]))
+    openapi_schemas.check("DeletedConversationResource", deleted)
+    ConversationDeletedResource.model_validate(deleted)

@@ -84,7 +84,10 @@ def test_stderr_exit_code_timeout_and_output_limit(client: openai.OpenAI) -> Non
 def test_shell_and_python_share_the_auto_container_within_and_across_turns(client: openai.OpenAI) -> None:
     first = client.responses.create(
         model="m",
-        input="```python\nopen('/mnt/data/n.txt', 'w').write('41')\n```\n```bash\ncat n.txt; ls /mnt/data\n```\n",
+        input=(
+            "```python\nopen('/mnt/data/n.txt', 'w').write('41')\n```\n"
+            "```bash\ncat n.txt; ls /mnt/data\n```\n"
+        ),
         tools=[CODE, SHELL],
     )
     code_call, shell_call, shell_output, _message = first.output

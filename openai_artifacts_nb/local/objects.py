@@ -246,8 +246,17 @@ def shell_output_json(
 
 
 def image_call_json(*, item_id: str, status: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Return an ``image_generation_call`` output item; ``details`` adds ``result``, ``size`` and the rest."""
-    return {"id": item_id, "type": "image_generation_call", "status": status, **(details or {})}
+    """Return an ``image_generation_call`` output item; ``details`` adds ``result``, ``size`` and the rest.
+
+    ``result`` is null until the image is done (the SPEC requires the field; the recorded stream omits it).
+    """
+    return {
+        "id": item_id,
+        "type": "image_generation_call",
+        "status": status,
+        "result": None,
+        **(details or {}),
+    }
 
 
 def conversation_json(*, conversation_id: str, created_at: int, metadata: dict[str, Any]) -> dict[str, Any]:
