@@ -81,6 +81,26 @@ def test_stderr_exit_code_timeout_and_output_limit(client: openai.OpenAI) -> Non
     assert content.stdout == ("0123456789\n" * 10)[:100]
 
 
+def test_background_jobs_end_with_the_call_and_floods_are_cut(client: openai.OpenAI) -> None:
+    started = client.responses.create(model="m", input=bash("sleep 600 & echo $!"), tools=[SHELL])
+    pid = started.output[1].output[0].stdout.strip()
+    assert pid.isdigit()
+    probe = client.responses.create(
+        model="m",
+        input=bash(f"awk '{{print $3}}' /proc/{pid}/stat 2>/dev/null || echo gone"),
+        tools=[SHELL],
+        previous_response_id=started.id,
+    )
+    # Killed: gone, or a zombie (Z) when the machine's init does not reap orphans.
+    assert probe.output[1].output[0].stdout in {"gone\n", "Z\n"}
+    flood = client.responses.create(
+        model="m", input=bash("head -c 50000000 /dev/zero | tr '\\0' x; echo done >&2"), tools=[SHELL]
+    )
+    (content,) = flood.output[1].output
+    assert content.stdout == "x" * 64 * 1024 and content.stderr == "done\n"
+    assert content.outcome.type == "exit" and content.outcome.exit_code == 0
+
+
 def test_shell_and_python_share_the_auto_container_within_and_across_turns(client: openai.OpenAI) -> None:
     first = client.responses.create(
         model="m",

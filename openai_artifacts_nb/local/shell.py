@@ -3,9 +3,10 @@
 A command never runs in the server process: :func:`shell_program` wraps it in a small Python program that the
 container's kernel runs like any code call (so it gets the same folder, confinement and time limit). The
 program starts ``bash -c COMMAND`` (``sh`` if there is no bash) in ``/mnt/data`` in its own process group,
-with stdin closed and stdout/stderr going to temporary files outside the container folder, waits at most
-``timeout`` seconds, then kills the whole group (so background jobs do not outlive the call) and prints one
-line: a marker and the JSON of what happened. At most ``max_chars`` characters of each stream are kept.
+with stdin closed, drains stdout and stderr through pipes (keeping at most ``max_chars`` characters of each
+and discarding the rest, so neither memory nor disk fills up), waits at most ``timeout`` seconds, then kills
+the whole group (so background jobs do not outlive the call) and prints one line: a marker and the JSON of
+what happened.
 :func:`read_outcome` reads that line back.
 """
 
@@ -19,26 +20,39 @@ DEFAULT_MAX_CHARS = 64 * 1024
 
 _PROGRAM = """
 def _openai_artifacts_shell(command, timeout, limit):
-    import json, os, shutil, signal, subprocess, tempfile
+    import json, os, shutil, signal, subprocess, threading
     shell = shutil.which("bash") or "/bin/sh"
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(
-            [shell, "-c", command], cwd="/mnt/data", stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-            start_new_session=True,
-        )
-        try:
-            code, timed_out = process.wait(timeout=timeout), False
-        except subprocess.TimeoutExpired:
-            code, timed_out = None, True
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        process.wait()
-        texts = []
-        for stream in (out, err):
-            stream.seek(0)
-            texts.append(stream.read(limit * 4).decode("utf-8", "replace")[:limit])
+    process = subprocess.Popen(
+        [shell, "-c", command], cwd="/mnt/data", stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, start_new_session=True,
+    )
+    kept = [bytearray(), bytearray()]
+    def drain(stream, buffer):
+        while True:
+            chunk = stream.read1(65536)
+            if not chunk:
+                return
+            room = limit * 4 - len(buffer)
+            if room > 0:
+                buffer += chunk[:room]
+    readers = [
+        threading.Thread(target=drain, args=(stream, buffer), daemon=True)
+        for stream, buffer in zip((process.stdout, process.stderr), kept)
+    ]
+    for reader in readers:
+        reader.start()
+    try:
+        code, timed_out = process.wait(timeout=timeout), False
+    except subprocess.TimeoutExpired:
+        code, timed_out = None, True
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    process.wait()
+    for reader in readers:
+        reader.join(timeout=5)
+    texts = [bytes(buffer).decode("utf-8", "replace")[:limit] for buffer in kept]
     print({marker!r} + json.dumps(
         {{"stdout": texts[0], "stderr": texts[1], "exit_code": code, "timed_out": timed_out}},
         ensure_ascii=False,
