@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from openai_artifacts_nb.local.prompt import input_file_ids, last_user_text, plan_from_text
+from openai_artifacts_nb.local.prompt import Step, input_file_ids, last_user_text, plan_from_text
 
 
 def test_python_blocks_in_order_and_the_reply_block() -> None:
@@ -13,6 +13,21 @@ def test_python_blocks_in_order_and_the_reply_block() -> None:
     plan = plan_from_text(text)
     assert plan.code_blocks == ["a = 1\n", "b = 2\n", "c = 3\n"]
     assert plan.reply == "Done: [x](sandbox:/mnt/data/x)"
+
+
+def test_python_bash_and_image_blocks_become_steps_in_order() -> None:
+    text = (
+        "```python\na = 1\n```\n```bash timeout_ms=500 max_output_length=10\nls -la\necho hi\n```\n"
+        "```image\n  a red fox  \n```\n```sh\npwd\n```\n```image\n\n```\n```shell\n```\n"
+    )
+    plan = plan_from_text(text)
+    assert plan.steps == [
+        Step("python", "a = 1\n"),
+        Step("shell", "ls -la\necho hi", {"timeout_ms": 500, "max_output_length": 10}),
+        Step("image", "a red fox"),
+        Step("shell", "pwd"),
+    ]
+    assert plan.code_blocks == ["a = 1\n"] and plan.bodies("shell") == ["ls -la\necho hi", "pwd"]
 
 
 def test_longer_fences_may_hold_shorter_ones() -> None:
