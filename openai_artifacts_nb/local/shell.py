@@ -5,7 +5,8 @@ container's kernel runs like any code call (so it gets the same folder, confinem
 program starts ``bash -c COMMAND`` (``sh`` if there is no bash) in ``/mnt/data`` in its own process group,
 with stdin closed, drains stdout and stderr through pipes (keeping at most ``max_chars`` characters of each
 and discarding the rest, so neither memory nor disk fills up), waits at most ``timeout`` seconds, then kills
-the whole group (so background jobs do not outlive the call) and prints one line: a marker and the JSON of
+the whole group (so background jobs do not outlive the call, even when the kernel's own time limit
+interrupts the wait) and prints one line: a marker and the JSON of
 what happened.
 :func:`read_outcome` reads that line back.
 """
@@ -45,11 +46,12 @@ def _openai_artifacts_shell(command, timeout, limit):
         code, timed_out = process.wait(timeout=timeout), False
     except subprocess.TimeoutExpired:
         code, timed_out = None, True
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except OSError:
-        pass
-    process.wait()
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        process.wait()
     for reader in readers:
         reader.join(timeout=5)
     texts = [bytes(buffer).decode("utf-8", "replace")[:limit] for buffer in kept]
