@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import base64
 import html
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from openai_artifacts_nb.markup import code_fence, escape_markdown_html
 from openai_artifacts_nb.previews import PreviewLimits, Table, display_image, read_table, read_text
+from openai_artifacts_nb.reply import CodeRun, Usage
 
 __all__ = [
     "ArtifactCard",
@@ -31,6 +32,8 @@ __all__ = [
     "ReplyView",
     "Usage",
     "UsageLine",
+    "code_run_markdown",
+    "code_run_plain",
     "escape_markdown_html",
     "human_size",
 ]
@@ -74,107 +77,30 @@ def _filter(bundle: MimeBundle, include: Iterable[str] | None, exclude: Iterable
     return bundle
 
 
-_FENCE = re.compile(r"(^|\n)(```|~~~)[^\n]*\n.*?(\n\2[^\n]*(?=\n|$)|$)", re.DOTALL)
-_INLINE_CODE = re.compile(r"(`+)[^`].*?\1", re.DOTALL)
+def code_run_markdown(run: CodeRun, *, open_block: bool = False, note: str = "") -> str:
+    """Return a code run as a collapsible Markdown block (``<details>``) with its logs."""
+    lines = sum(1 for _ in run.code.splitlines()) if run.code else 0
+    title = f"Code ({lines} line{'s' if lines != 1 else ''})"
+    if note:
+        title += f" · {note}"
+    elif run.status == "failed":
+        title += " · failed"
+    parts = [f"<details{' open' if open_block else ''}><summary>{html.escape(title)}</summary>", ""]
+    parts.append(code_fence(run.code or "# (no code yet)", "python"))
+    if run.logs:
+        parts += ["", "Output:", "", code_fence(run.logs)]
+    if run.images:
+        parts += ["", f"*{run.images} image{'s' if run.images != 1 else ''} shown below.*"]
+    parts += ["", "</details>"]
+    return "\n".join(parts)
 
 
-def escape_markdown_html(text: str) -> str:
-    """Return Markdown with raw HTML outside code made inert, so a reply can never inject live markup.
-
-    Code blocks and code spans are left alone (they are shown literally anyway).
-    """
-    pieces: list[str] = []
-    position = 0
-    for fence in _FENCE.finditer(text):
-        pieces.append(_escape_outside_inline_code(text[position : fence.start()]))
-        pieces.append(fence.group(0))
-        position = fence.end()
-    pieces.append(_escape_outside_inline_code(text[position:]))
-    return "".join(pieces)
-
-
-def _escape_outside_inline_code(text: str) -> str:
-    pieces: list[str] = []
-    position = 0
-    for span in _INLINE_CODE.finditer(text):
-        pieces.append(text[position : span.start()].replace("<", "&lt;"))
-        pieces.append(span.group(0))
-        position = span.end()
-    pieces.append(text[position:].replace("<", "&lt;"))
-    return "".join(pieces)
-
-
-def _fence(code: str, language: str = "") -> str:
-    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
-    ticks = "`" * max(3, longest + 1)
-    return f"{ticks}{language}\n{code.rstrip()}\n{ticks}"
-
-
-@dataclass
-class CodeRun:
-    """One ``code_interpreter_call``: the code, what it printed, and how it ended."""
-
-    item_id: str
-    code: str = ""
-    logs: str = ""
-    status: str = "in_progress"
-    container_id: str | None = None
-    images: int = 0
-
-    def markdown(self, *, open_block: bool = False, note: str = "") -> str:
-        """Return the run as a collapsible Markdown block (``<details>``) with its logs."""
-        lines = sum(1 for _ in self.code.splitlines()) if self.code else 0
-        title = f"Code ({lines} line{'s' if lines != 1 else ''})"
-        if note:
-            title += f" · {note}"
-        elif self.status == "failed":
-            title += " · failed"
-        parts = [f"<details{' open' if open_block else ''}><summary>{html.escape(title)}</summary>", ""]
-        parts.append(_fence(self.code or "# (no code yet)", "python"))
-        if self.logs:
-            parts += ["", "Output:", "", _fence(self.logs)]
-        if self.images:
-            parts += ["", f"*{self.images} image{'s' if self.images != 1 else ''} shown below.*"]
-        parts += ["", "</details>"]
-        return "\n".join(parts)
-
-    def plain(self) -> str:
-        """Return the run as indented plain text."""
-        out = ["[code]"] + [f"    {line}" for line in self.code.splitlines()]
-        if self.logs:
-            out += ["[output]"] + [f"    {line}" for line in self.logs.rstrip().splitlines()]
-        return "\n".join(out)
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Token counts of one response."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    total_tokens: int = 0
-    cached_tokens: int = 0
-
-    @classmethod
-    def from_response_usage(cls, usage: Any) -> Usage | None:
-        """Build from the SDK's ``ResponseUsage`` (or a dict); ``None`` stays ``None``."""
-        if usage is None:
-            return None
-        get = (
-            usage.get if isinstance(usage, dict) else lambda name, default=None: getattr(usage, name, default)
-        )
-        details = get("input_tokens_details", None)
-        cached = (
-            details.get("cached_tokens")
-            if isinstance(details, dict)
-            else getattr(details, "cached_tokens", 0)
-        ) or 0
-        return cls(
-            input_tokens=int(get("input_tokens", 0) or 0),
-            output_tokens=int(get("output_tokens", 0) or 0),
-            total_tokens=int(get("total_tokens", 0) or 0),
-            cached_tokens=int(cached),
-        )
+def code_run_plain(run: CodeRun) -> str:
+    """Return a code run as indented plain text."""
+    out = ["[code]"] + [f"    {line}" for line in run.code.splitlines()]
+    if run.logs:
+        out += ["[output]"] + [f"    {line}" for line in run.logs.rstrip().splitlines()]
+    return "\n".join(out)
 
 
 @dataclass
@@ -187,7 +113,7 @@ class ReplyView:
 
     def markdown(self) -> str:
         """Return the reply as Markdown."""
-        parts = [run.markdown() for run in self.code_runs]
+        parts = [code_run_markdown(run) for run in self.code_runs]
         if self.text:
             parts.append(escape_markdown_html(self.text))
         if self.footer:
@@ -196,7 +122,7 @@ class ReplyView:
 
     def plain(self) -> str:
         """Return the reply as plain text."""
-        parts = [run.plain() for run in self.code_runs]
+        parts = [code_run_plain(run) for run in self.code_runs]
         parts.append(self.text or "(no text in the reply)")
         if self.footer:
             parts.append(self.footer)
