@@ -34,8 +34,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from openai_artifacts_nb.collect import ArtifactRef, plain
-from openai_artifacts_nb.errors import ContainerExpiredError, DownloadError, FileMissingError
+from openai_artifacts_nb.errors import DownloadError
+from openai_artifacts_nb.reply import ArtifactRef, plain
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -63,10 +63,6 @@ class Download:
     size: int
     sha256: str
     filename: str
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 class Downloader:
@@ -222,10 +218,10 @@ class Downloader:
                 raise self._map_error(error, ref) from None
         tries = f"{self.attempts} attempts" if sink.seekable() else "1 attempt (the sink cannot be rewound)"
         raise DownloadError(
-            f"{name} ({ref.file_id}{_in(ref)}) could not be downloaded after {tries}: "
-            f"{self._redact(str(last))}",
+            f"{name} ({ref.file_id}{_in(ref)}) could not be downloaded after {tries}: {last}",
             container_id=ref.container_id,
             file_id=ref.file_id,
+            secret=getattr(self.client, "api_key", None),
         )
 
     # -- internals -------------------------------------------------------------------------------------
@@ -279,56 +275,15 @@ class Downloader:
         if self.progress is not None:
             self.progress(name, done, total)
 
-    def _redact(self, text: str) -> str:
-        from openai_artifacts_nb.client import redact_secrets
-
-        return redact_secrets(_one_line(text), getattr(self.client, "api_key", None))
-
     def _map_error(self, error: Exception, ref: ArtifactRef) -> DownloadError:
-        """Turn an SDK error into the package's error for this file."""
-        import openai
+        from openai_artifacts_nb.api_errors import file_error
 
-        name = ref.display_name
-        where = _in(ref)
-        expired_code = getattr(error, "code", None) == "container_expired"
-        if isinstance(error, openai.NotFoundError) or (
-            expired_code and isinstance(error, openai.APIStatusError)
-        ):
-            if ref.store == "container" and (expired_code or self._container_expired(ref.container_id or "")):
-                return ContainerExpiredError(
-                    f"{name} ({ref.file_id}) is gone: container {ref.container_id} has expired "
-                    "(containers expire after 20 idle minutes, and their files with them); "
-                    "run the code again to make the file anew.",
-                    container_id=ref.container_id,
-                    file_id=ref.file_id,
-                )
-            hint = (
-                "run the code again to make it anew."
-                if ref.store == "container"
-                else "it may have been deleted or have expired; run the code again to make it anew."
-            )
-            return FileMissingError(
-                f"{name} ({ref.file_id}) no longer exists{where}: {hint}",
-                container_id=ref.container_id,
-                file_id=ref.file_id,
-            )
-        if isinstance(error, openai.APIStatusError):
-            detail = self._redact(str(error))
-            return DownloadError(
-                f"{name} ({ref.file_id}{where}) could not be downloaded: {detail}",
-                container_id=ref.container_id,
-                file_id=ref.file_id,
-            )
-        if isinstance(error, openai.APIConnectionError):
-            return DownloadError(
-                f"{name} ({ref.file_id}{where}) could not be downloaded: cannot reach the API "
-                f"({self._redact(str(error))}); check the base URL and network, then retry.",
-                container_id=ref.container_id,
-                file_id=ref.file_id,
-            )
-        if isinstance(error, DownloadError):
-            return error
-        raise error
+        return file_error(
+            error,
+            ref,
+            secret=getattr(self.client, "api_key", None),
+            container_expired=lambda: self._container_expired(ref.container_id or ""),
+        )
 
     def _container_expired(self, container_id: str) -> bool:
         import openai
@@ -425,11 +380,9 @@ class _Spooler:
 
 
 def _in(ref: ArtifactRef) -> str:
-    if ref.store == "container":
-        return f" in container {ref.container_id}"
-    if ref.store == "files":
-        return " in Files"
-    return ""
+    from openai_artifacts_nb.api_errors import where_is
+
+    return where_is(ref)
 
 
 def _is_transport_error(error: Exception) -> bool:

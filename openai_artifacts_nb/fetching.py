@@ -109,24 +109,9 @@ class FetchResult:
 
 
 def _api_error(error: Exception, what: str, client: OpenAI | None = None) -> ApiError:
-    import openai
+    from openai_artifacts_nb.api_errors import from_sdk_error
 
-    status = getattr(error, "status_code", None)
-    from openai_artifacts_nb.client import redact_secrets
-
-    message = " ".join(str(getattr(error, "message", error)).split())
-    message = redact_secrets(message, getattr(client, "api_key", None))
-    if isinstance(error, openai.NotFoundError):
-        return ApiError(
-            f"{what} was not found ({message})",
-            status=status,
-            hint="Check the id, and that the reply was stored.",
-        )
-    if isinstance(error, openai.AuthenticationError):
-        return ApiError(f"{what}: the API refused the key", status=status, hint="Check OPENAI_API_KEY.")
-    if isinstance(error, openai.APIConnectionError):
-        return ApiError(f"{what}: cannot reach the API", hint="Check the base URL and the network.")
-    return ApiError(f"{what}: {message}", status=status)
+    return from_sdk_error(error, what=what, secret=getattr(client, "api_key", None))
 
 
 def _client(client: OpenAI | None) -> OpenAI:

@@ -708,9 +708,9 @@ class ReplyBuilder:
             self._text_length += 2
         if item_type != "code_interpreter_call":
             if item_type == "message" and not added:
-                draft = _Draft()
-                _read_message(draft, item)
-                return self._reveal(list(draft.refs.values()))
+                cited = _Draft()
+                _read_message(cited, item)
+                return self._reveal(list(cited.refs.values()))
             return []
         container_id = _get(item, "container_id") or None
         if isinstance(container_id, str) and container_id not in self._containers:

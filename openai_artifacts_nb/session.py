@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from openai_artifacts_nb.download import DEFAULT_MAX_WORKERS
 from openai_artifacts_nb.errors import ApiError, ReplyError
-from openai_artifacts_nb.render import CodeRun, Usage
+from openai_artifacts_nb.reply import TERMINAL_EVENTS, CodeRun, Reply, Usage
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -106,65 +106,34 @@ def _interpolate_prose(text: str, namespace: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(replace, text)
 
 
-def _scrub(message: str, api_key: str | None) -> str:
-    from openai_artifacts_nb.client import redact_secrets
-
-    return redact_secrets(message, api_key, marker="sk-…")
-
-
-_HINTS = {
-    400: "Check the prompt and flags; --new starts a fresh conversation.",
-    401: "Check OPENAI_API_KEY (or use the local emulator: %openai local).",
-    403: "The key has no access to this model or region.",
-    404: "Check the model name (--model) and the ids.",
-    429: "Wait a moment and run the cell again, or check your plan's limits.",
-}
-
-
 def api_error(error: Exception, *, api_key: str | None = None, base_url: str | None = None) -> ApiError:
-    """Return the SDK exception ``error`` as a one-line :class:`ApiError` with a hint, never with the key."""
-    import openai
+    """Return the SDK exception ``error`` as a one-line :class:`ApiError` for a conversation's turn.
 
-    if isinstance(error, openai.APIConnectionError):
-        where = base_url or "the API"
+    :func:`~openai_artifacts_nb.api_errors.from_sdk_error` maps it; a conversation the server no longer
+    has gets the hint to start a fresh one.
+    """
+    from openai_artifacts_nb.api_errors import from_sdk_error
+
+    mapped = from_sdk_error(error, secret=api_key, base_url=base_url)
+    if mapped.code == "previous_response_not_found" or _body_code(error) == "previous_response_not_found":
         return ApiError(
-            f"Could not reach {where} ({type(error).__name__}).",
-            hint="Check the network or OPENAI_BASE_URL; `%openai local` runs the emulator.",
+            str(mapped.args[0]),
+            status=mapped.status,
+            code="previous_response_not_found",
+            hint="The conversation is gone on the server; start a fresh one (--new, or `%openai reset`).",
         )
-    if isinstance(error, openai.APIStatusError):
-        body = error.body if isinstance(error.body, dict) else {}
-        detail = body.get("message") or getattr(error, "message", "") or str(error)
-        status = error.status_code
-        hint = _HINTS.get(status, "The service had a problem; run the cell again." if status >= 500 else "")
-        if body.get("code") == "previous_response_not_found":
-            hint = "The conversation is gone on the server; run the cell with --new or `%openai reset`."
-        text = " ".join(_scrub(str(detail), api_key).split())
-        return ApiError(f"OpenAI API error {status}: {text}", status=status, hint=hint)
-    return ApiError(" ".join(_scrub(str(error), api_key).split()) or type(error).__name__)
+    return mapped
+
+
+def _body_code(error: Exception) -> str | None:
+    body = getattr(error, "body", None)
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def code_runs_of(response: Any) -> list[CodeRun]:
     """Return the ``code_interpreter_call`` items of a response as :class:`CodeRun` objects."""
-    runs = []
-    for item in getattr(response, "output", None) or []:
-        if getattr(item, "type", "") != "code_interpreter_call":
-            continue
-        outputs = getattr(item, "outputs", None) or []
-        runs.append(
-            CodeRun(
-                item_id=str(getattr(item, "id", "")),
-                code=getattr(item, "code", None) or "",
-                logs="".join(
-                    str(getattr(out, "logs", "") or "")
-                    for out in outputs
-                    if getattr(out, "type", "") == "logs"
-                ),
-                status=str(getattr(item, "status", "") or "completed"),
-                container_id=getattr(item, "container_id", None),
-                images=sum(1 for out in outputs if getattr(out, "type", "") == "image"),
-            )
-        )
-    return runs
+    return list(Reply.from_response(response).code_runs)
 
 
 class ConversationSession:
@@ -207,6 +176,8 @@ class ConversationSession:
         """
         import openai
 
+        from openai_artifacts_nb.api_errors import is_container_expired
+
         started = time.time()
         notices: list[str] = []
 
@@ -231,8 +202,8 @@ class ConversationSession:
         try:
             try:
                 response = send(self._prepare_container(client, new_files, notify))
-            except (openai.BadRequestError, openai.NotFoundError) as error:
-                if self.container_id is None or not _mentions_expired_container(error):
+            except openai.APIStatusError as error:
+                if self.container_id is None or not is_container_expired(error):
                     raise
                 # Alive when asked a moment ago, expired by the time the request ran.
                 notify(
@@ -243,20 +214,17 @@ class ConversationSession:
         except openai.OpenAIError as error:
             raise api_error(error, api_key=client.api_key, base_url=str(client.base_url)) from None
 
-        status = str(getattr(response, "status", "completed") or "completed")
-        if status == "failed":
-            failure = getattr(response, "error", None)
-            message = getattr(failure, "message", None) or "the model could not finish"
+        reply = Reply.from_response(response)
+        if reply.status == "failed":
             raise ApiError(
-                f"The response failed: {message}", hint="Run the cell again, or change the prompt."
+                f"The response failed: {reply.error or 'the model could not finish'}",
+                hint="Run the cell again, or change the prompt.",
             )
-        if status == "incomplete":
-            details = getattr(response, "incomplete_details", None)
-            notify(f"The reply is incomplete ({getattr(details, 'reason', None) or 'unknown reason'}).")
+        if reply.status == "incomplete":
+            notify(f"The reply is incomplete ({reply.incomplete_reason or 'unknown reason'}).")
 
-        self.previous_response_id = response.id
-        runs = code_runs_of(response)
-        for run in runs:
+        self.previous_response_id = reply.id
+        for run in reply.code_runs:
             if run.container_id:
                 self.container_id = run.container_id
         self.turns += 1
@@ -264,7 +232,7 @@ class ConversationSession:
         from openai_artifacts_nb.fetching import fetch
 
         saved = fetch(
-            response,
+            reply,
             out_dir=out_dir,
             client=client,
             link_base=link_base if link_base is not None else out_dir,
@@ -273,28 +241,28 @@ class ConversationSession:
             max_workers=max_workers,
         )
         return PromptResult(
-            text=saved.text or (getattr(response, "output_text", "") or ""),
-            artifacts=self._new_this_turn([*saved.artifacts, *getattr(saved, "skipped", [])], response),
+            text=saved.text or reply.text,
+            artifacts=self._new_this_turn([*saved.artifacts, *saved.skipped], reply),
             failures=list(saved.failures),
-            response_id=response.id,
+            response_id=str(reply.id or ""),
             container_id=self.container_id,
-            model=str(getattr(response, "model", model) or model),
-            usage=Usage.from_response_usage(getattr(response, "usage", None)),
-            code_runs=runs,
+            model=reply.model or model,
+            usage=reply.usage,
+            code_runs=list(reply.code_runs),
             notices=notices,
             out_dir=saved.out_dir,
             manifest_path=saved.manifest_path,
             seconds=time.time() - started,
-            status=status,
+            status=reply.status,
         )
 
-    def _new_this_turn(self, artifacts: list[Any], response: Any) -> list[Any]:
+    def _new_this_turn(self, artifacts: list[Any], reply: Reply) -> list[Any]:
         """Drop files an earlier turn already showed unless this reply cites them again; no file twice.
 
         The container listing finds every file made since the turn began, to the second; a quick earlier
         turn's files can fall in that second, and showing them again would repeat the previous cell.
         """
-        cited = _cited_keys(response)
+        cited = reply.cited_keys
         fresh = []
         for artifact in artifacts:
             key = (artifact.container_id, artifact.file_id)
@@ -378,7 +346,7 @@ def _consume(events: Any, on_event: Callable[[Any], None] | None) -> Any:
             if on_event is not None:
                 on_event(event)
             kind = getattr(event, "type", "")
-            if kind in {"response.completed", "response.incomplete", "response.failed"}:
+            if kind in TERMINAL_EVENTS:
                 final = event.response
             elif kind == "error":
                 message = getattr(event, "message", None) or "the stream reported an error"
@@ -389,17 +357,6 @@ def _consume(events: Any, on_event: Callable[[Any], None] | None) -> Any:
     if final is None:
         raise ReplyError("The reply stream ended before the response was complete; run the cell again.")
     return final
-
-
-def _cited_keys(response: Any) -> set[tuple[str | None, str | None]]:
-    """The (container id, file id) of every file the reply's text cites."""
-    keys: set[tuple[str | None, str | None]] = set()
-    for item in getattr(response, "output", None) or []:
-        for part in getattr(item, "content", None) or []:
-            for note in getattr(part, "annotations", None) or []:
-                if getattr(note, "type", "") == "container_file_citation":
-                    keys.add((getattr(note, "container_id", None), getattr(note, "file_id", None)))
-    return keys
 
 
 def _check_files(paths: Iterable[Path]) -> None:
@@ -415,8 +372,3 @@ def _files_note(uploaded: Sequence[InputFile]) -> str:
         return ""
     lines = [f"- {item.path.name}: {item.container_path}" for item in uploaded]
     return "\n\nFiles uploaded to the container for this conversation:\n" + "\n".join(lines)
-
-
-def _mentions_expired_container(error: Exception) -> bool:
-    text = str(getattr(error, "message", "") or error).lower()
-    return "container" in text and ("expired" in text or "not found" in text)
