@@ -36,18 +36,6 @@ class DisplayOptions:
     quiet: bool = False
     limits: PreviewLimits = field(default_factory=PreviewLimits)
 
-    @classmethod
-    def from_magics(cls, magics: Any, *, live: bool, quiet: bool = False) -> DisplayOptions:
-        """Build from an ``OpenAIMagics`` instance's traits."""
-        limits = PreviewLimits(
-            rows=magics.preview_rows,
-            columns=magics.preview_columns,
-            text_lines=magics.preview_lines,
-            image_max_pixels=magics.image_max_pixels,
-            data_uri_max_bytes=magics.embed_max_bytes,
-        )
-        return cls(live=live, buttons=bool(magics.download_buttons), quiet=quiet, limits=limits)
-
 
 def _display(obj: Any, **kwargs: Any) -> Any:
     from IPython.display import display

@@ -13,7 +13,6 @@ Nothing here imports IPython; the magic is a thin adapter over this module, and 
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from openai_artifacts_nb.reply import TERMINAL_EVENTS, CodeRun, Reply, Usage
 if TYPE_CHECKING:
     from openai import OpenAI
 
-__all__ = ["ConversationSession", "InputFile", "PromptResult", "api_error", "code_runs_of", "interpolate"]
+__all__ = ["ConversationSession", "InputFile", "PromptResult", "api_error", "code_runs_of"]
 
 INCLUDE = ["code_interpreter_call.outputs"]
 CONTAINER_NAME = "openai-artifacts-nb"
@@ -70,40 +69,6 @@ class PromptResult:
     def __repr__(self) -> str:
         names = ", ".join(artifact.filename for artifact in self.artifacts) or "no files"
         return f"<PromptResult {self.response_id} · {len(self.text)} chars · {names}>"
-
-
-def interpolate(text: str, namespace: dict[str, Any]) -> str:
-    """Replace ``{name}`` (also ``{name.attr}``, ``{name[0]}``) with values from ``namespace``.
-
-    Fenced code blocks are left untouched (the code the model runs has its own braces), ``{{`` and ``}}``
-    are literal braces, and an unknown name raises :class:`KeyError` naming it, never a silent blank.
-    """
-    pieces: list[str] = []
-    position = 0
-    for fence in _FENCE.finditer(text):
-        pieces.append(_interpolate_prose(text[position : fence.start()], namespace))
-        pieces.append(fence.group(0))
-        position = fence.end()
-    pieces.append(_interpolate_prose(text[position:], namespace))
-    return "".join(pieces)
-
-
-_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n]*\n.*?^[ \t]*\1[ \t]*$", re.MULTILINE | re.DOTALL)
-_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[[^\[\]{}\n]*\])*)\}")
-
-
-def _interpolate_prose(text: str, namespace: dict[str, Any]) -> str:
-    def replace(match: re.Match[str]) -> str:
-        token = match.group(0)
-        if token in {"{{", "}}"}:
-            return token[0]
-        expression = match.group(1)
-        root = re.match(r"[A-Za-z_]\w*", expression)
-        if root is None or root.group(0) not in namespace:
-            raise KeyError(expression)
-        return str(eval(expression, {"__builtins__": {}}, namespace))
-
-    return _PLACEHOLDER.sub(replace, text)
 
 
 def api_error(error: Exception, *, api_key: str | None = None, base_url: str | None = None) -> ApiError:
