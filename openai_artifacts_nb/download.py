@@ -136,6 +136,21 @@ class Downloader:
                 file_id=ref.file_id,
             )
 
+    def complete(
+        self, download: Download, ref: ArtifactRef, temporary_path: Callable[[str], Path]
+    ) -> Download | DownloadError:
+        """Bring a finished ``download`` up to date with ``ref``, the same file as known now.
+
+        A later look (the container listing) may give the file a better name (``cfile_…`` images) and its
+        size: a body shorter than that size was cut off without the server saying so, and is downloaded
+        afresh, here, like any other cut body.
+        """
+        current = download.ref.merged(ref)
+        if current.size is not None and download.size < current.size:
+            download.path.unlink(missing_ok=True)
+            return self.download_one(current, temporary_path)
+        return replace(download, ref=current, filename=current.display_name)
+
     def download(self, ref: ArtifactRef, destination: Path) -> Download:
         """Download ``ref`` to ``destination`` (a temporary path the caller later renames).
 
