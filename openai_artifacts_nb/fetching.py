@@ -19,6 +19,7 @@ saved is one file), *place* and record, *rewrite* the links.
 from __future__ import annotations
 
 import os
+from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
@@ -42,6 +43,10 @@ if TYPE_CHECKING:
     from openai import OpenAI
 
 __all__ = ["ArtifactFailure", "FetchResult", "SavedArtifact", "fetch"]
+
+
+#: (container id, file id) of a file, as a conversation remembers what it has shown.
+FileIds = tuple[str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,30 @@ class FetchResult:
     def ok(self) -> bool:
         """Whether every file the reply produced was saved."""
         return not self.failures
+
+    def new_this_turn(
+        self,
+        shown: AbstractSet[tuple[str | None, str | None]],
+        *,
+        cited: AbstractSet[tuple[str | None, str | None]],
+    ) -> list[SavedArtifact]:
+        """The files to show for this turn: each once, leaving out those an earlier turn showed (``shown``,
+        by container and file id) unless this reply cites them again (``cited``).
+
+        The container listing finds every file made since the turn began, to the second; a quick earlier
+        turn's files can fall in that second, and showing them again would repeat the previous cell.
+        """
+        again = set(cited)
+        seen = set(shown)
+        fresh = []
+        for artifact in [*self.artifacts, *self.skipped]:
+            key = (artifact.container_id, artifact.file_id)
+            if key in seen and key not in again:
+                continue
+            seen.add(key)
+            again.discard(key)
+            fresh.append(artifact)
+        return fresh
 
 
 def _api_error(error: Exception, what: str, client: OpenAI | None = None) -> ApiError:

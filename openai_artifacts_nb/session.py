@@ -205,9 +205,11 @@ class ConversationSession:
             progress=progress,
             max_workers=max_workers,
         )
+        fresh = saved.new_this_turn(self._shown, cited=reply.cited_keys)
+        self._shown.update((artifact.container_id, artifact.file_id) for artifact in fresh)
         return PromptResult(
             text=saved.text or reply.text,
-            artifacts=self._new_this_turn([*saved.artifacts, *saved.skipped], reply),
+            artifacts=fresh,
             failures=list(saved.failures),
             response_id=str(reply.id or ""),
             container_id=self.container_id,
@@ -220,23 +222,6 @@ class ConversationSession:
             seconds=time.time() - started,
             status=reply.status,
         )
-
-    def _new_this_turn(self, artifacts: list[Any], reply: Reply) -> list[Any]:
-        """Drop files an earlier turn already showed unless this reply cites them again; no file twice.
-
-        The container listing finds every file made since the turn began, to the second; a quick earlier
-        turn's files can fall in that second, and showing them again would repeat the previous cell.
-        """
-        cited = reply.cited_keys
-        fresh = []
-        for artifact in artifacts:
-            key = (artifact.container_id, artifact.file_id)
-            if key in self._shown and key not in cited:
-                continue
-            self._shown.add(key)
-            cited.discard(key)
-            fresh.append(artifact)
-        return fresh
 
     def _prepare_container(
         self, client: OpenAI, new_files: list[Path], notify: Callable[[str], None], *, force_new: bool = False
