@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING
 
 from openai_artifacts_nb.errors import ConfigurationError, redact_secrets
 
-__all__ = ["MISSING_CREDENTIALS", "PLACEHOLDER_API_KEY", "make_client", "redact_secrets"]
+__all__ = ["BACKEND_ENV", "MISSING_CREDENTIALS", "PLACEHOLDER_API_KEY", "make_client", "redact_secrets"]
 
 if TYPE_CHECKING:
     from openai import OpenAI
+
+#: ``OPENAI_ARTIFACTS_BACKEND=local`` makes the magic use the embedded emulator with no code in the notebook.
+BACKEND_ENV = "OPENAI_ARTIFACTS_BACKEND"
 
 #: Sent as the API key to servers that need none (the local emulator, compatible servers reached by URL).
 PLACEHOLDER_API_KEY = "sk-no-key-needed"

@@ -408,9 +408,7 @@ def _is_transport_error(error: Exception) -> bool:
 
 
 def _default_temporary(directory: Path, hint: str) -> Path:
-    import secrets
-
-    from openai_artifacts_nb.naming import safe_filename
+    from openai_artifacts_nb.naming import part_path
 
     directory.mkdir(parents=True, exist_ok=True)
-    return directory / f".{safe_filename(hint)[:60]}.{secrets.token_hex(6)}.part"
+    return part_path(directory, hint)

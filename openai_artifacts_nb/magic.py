@@ -18,6 +18,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Bool, Enum, Int, TraitError, Unicode, validate
 
+from openai_artifacts_nb.client import BACKEND_ENV
 from openai_artifacts_nb.errors import ArtifactsError
 
 if TYPE_CHECKING:
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["BACKEND_ENV", "OpenAIMagics"]
 
-#: ``OPENAI_ARTIFACTS_BACKEND=local`` makes the magic use the embedded emulator with no code in the notebook.
-BACKEND_ENV = "OPENAI_ARTIFACTS_BACKEND"
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 # IPython's argument decorators are untyped: applying them through _flags keeps the magics typed.
