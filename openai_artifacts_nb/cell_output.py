@@ -13,14 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openai_artifacts_nb.render import (
-    ArtifactView,
-    ErrorLine,
-    Notice,
-    PreviewLimits,
-    ReplyView,
-    UsageLine,
-)
+from openai_artifacts_nb.file_views import ArtifactView
+from openai_artifacts_nb.previews import PreviewLimits
+from openai_artifacts_nb.render import ErrorLine, Notice, ReplyView, UsageLine
 from openai_artifacts_nb.session import ConversationSession, PromptResult
 from openai_artifacts_nb.streaming import ReplyStream
 

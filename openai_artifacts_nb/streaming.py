@@ -28,7 +28,7 @@ from typing import Any
 
 # The fence and code-span patterns are escape_markdown_html's own, so a split found with them is exact.
 from openai_artifacts_nb.markup import FENCE, INLINE_CODE, escape_markdown_html
-from openai_artifacts_nb.render import MimeBundle, code_run_markdown, code_run_plain
+from openai_artifacts_nb.render import MimeBundle, code_run_markdown, code_run_plain, filter_bundle
 from openai_artifacts_nb.reply import TERMINAL_EVENTS, ArtifactRef, CodeRun, ReplyBuilder
 
 __all__ = ["ReplyStream", "ShownText", "ShownTextBuilder", "StreamingView", "hold_back_sandbox_links"]
@@ -191,12 +191,7 @@ class StreamingView:
     def _repr_mimebundle_(
         self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None, **kwargs: Any
     ) -> MimeBundle:
-        bundle = {"text/plain": self.plain(), "text/markdown": self.markdown()}
-        if include:
-            bundle = {key: value for key, value in bundle.items() if key in set(include)}
-        if exclude:
-            bundle = {key: value for key, value in bundle.items() if key not in set(exclude)}
-        return bundle
+        return filter_bundle({"text/plain": self.plain(), "text/markdown": self.markdown()}, include, exclude)
 
 
 class ReplyStream:
