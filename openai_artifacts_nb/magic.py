@@ -139,7 +139,7 @@ class OpenAIMagics(Magics):
         from openai_artifacts_nb import cell_output
         from openai_artifacts_nb.previews import PreviewLimits
 
-        prompt = self._prompt(" ".join(args.prompt), cell)
+        prompt = self.prompt_text(" ".join(args.prompt), cell)
         if args.new:
             self.session.reset()
         client = self._client()
@@ -235,7 +235,14 @@ class OpenAIMagics(Magics):
             server.stop()
             self.session.reset()  # its responses and containers are gone with it
 
-    def _prompt(self, head: str, cell: str) -> str:
+    @property
+    def local_server(self) -> Any:
+        """The embedded emulator (a ``LocalServer``) while it runs, else ``None``."""
+        return self._server
+
+    def prompt_text(self, head: str, cell: str) -> str:
+        """The prompt a cell sends: the words after ``%%openai`` and the cell, ``{name}`` filled from the
+        user's namespace (raises ``UsageError`` for an unknown name or an empty prompt)."""
         from openai_artifacts_nb.interpolation import interpolate
 
         text = "\n".join(part for part in (head.strip(), cell.strip("\n")) if part.strip())
