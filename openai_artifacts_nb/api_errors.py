@@ -5,7 +5,8 @@
 :func:`file_error` turns one raised while saving a file into a
 :class:`~openai_artifacts_nb.errors.DownloadError` (or :class:`~openai_artifacts_nb.errors.FileMissingError`,
 :class:`~openai_artifacts_nb.errors.ContainerExpiredError`) naming the container and the file;
-:func:`is_container_expired` is the one rule for "the container has expired". Redaction and one-line
+:func:`is_container_expired` is the one rule for "the error says the container has expired", and
+:func:`container_is_gone` the one question to ask the API about it. Redaction and one-line
 messages are the error tree's own job. Hints here fit any caller; the magic adds notebook ones
 (``%openai local``). ``openai`` is imported only when an error is mapped.
 """
@@ -18,9 +19,11 @@ from typing import TYPE_CHECKING
 from openai_artifacts_nb.errors import ApiError, ContainerExpiredError, DownloadError, FileMissingError
 
 if TYPE_CHECKING:
+    from openai import OpenAI
+
     from openai_artifacts_nb.reply import ArtifactRef
 
-__all__ = ["HINTS", "file_error", "from_sdk_error", "is_container_expired", "where_is"]
+__all__ = ["HINTS", "container_is_gone", "file_error", "from_sdk_error", "is_container_expired", "where_is"]
 
 #: What the user can do about each HTTP status (5xx: :data:`SERVER_HINT`).
 HINTS = {
@@ -32,6 +35,7 @@ HINTS = {
 }
 SERVER_HINT = "The service had a problem; try again."
 CONNECTION_HINT = "Check the network and the base URL (OPENAI_BASE_URL)."
+_GONE = frozenset({"expired", "deleted"})
 
 
 def _detail(error: BaseException) -> str:
@@ -83,6 +87,18 @@ def is_container_expired(error: BaseException) -> bool:
         return False
     text = _detail(error).lower()
     return "container" in text and ("expired" in text or "not found" in text)
+
+
+def container_is_gone(client: OpenAI, container_id: str) -> bool:
+    """Ask the API whether ``container_id`` has expired or was deleted (its status says so, or it is not
+    found). Other API errors propagate."""
+    import openai
+
+    try:
+        container = client.containers.retrieve(container_id)
+    except openai.NotFoundError:
+        return True
+    return str(getattr(container, "status", "") or "").lower() in _GONE
 
 
 def file_error(

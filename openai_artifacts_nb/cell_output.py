@@ -65,7 +65,7 @@ def run_and_show(
 
     def on_event(event: Any) -> None:
         view.handle(event)
-        if getattr(event, "type", "") == "response.completed":
+        if view.reply.status == "completed":
             view.note("saving the files…")
 
     progress, progress_handle = _progress_bars(options)

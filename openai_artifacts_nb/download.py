@@ -303,14 +303,13 @@ class Downloader:
     def _container_expired(self, container_id: str) -> bool:
         import openai
 
+        from openai_artifacts_nb.api_errors import container_is_gone
+
         assert self.client is not None
         try:
-            container = self.client.containers.retrieve(container_id)
-        except openai.NotFoundError:
-            return True
+            return container_is_gone(self.client, container_id)
         except openai.APIError:
             return False
-        return str(getattr(container, "status", "")).lower() == "expired"
 
 
 class _Spooler:

@@ -171,10 +171,7 @@ class ConversationSession:
                 if self.container_id is None or not is_container_expired(error):
                     raise
                 # Alive when asked a moment ago, expired by the time the request ran.
-                notify(
-                    f"Container {self.container_id} expired; started a new one"
-                    + (" and uploaded the inputs again." if self.inputs else ".")
-                )
+                notify(self._expired_notice())
                 response = send(self._prepare_container(client, [], notify, force_new=True))
         except openai.OpenAIError as error:
             raise api_error(error, api_key=client.api_key, base_url=str(client.base_url)) from None
@@ -223,25 +220,20 @@ class ConversationSession:
             status=reply.status,
         )
 
+    def _expired_notice(self) -> str:
+        again = " and uploaded the inputs again." if self.inputs else "."
+        return f"Container {self.container_id} expired; started a new one{again}"
+
     def _prepare_container(
         self, client: OpenAI, new_files: list[Path], notify: Callable[[str], None], *, force_new: bool = False
     ) -> list[InputFile]:
         """Make sure a live container holds every input file; return the files uploaded now."""
-        import openai
+        from openai_artifacts_nb.api_errors import container_is_gone
 
         replace = force_new
-        if self.container_id is not None and not force_new:
-            try:
-                container = client.containers.retrieve(self.container_id)
-                alive = str(getattr(container, "status", "") or "").lower() not in {"expired", "deleted"}
-            except openai.NotFoundError:
-                alive = False
-            if not alive:
-                notify(
-                    f"Container {self.container_id} expired; started a new one"
-                    + (" and uploaded the inputs again." if self.inputs else ".")
-                )
-                replace = True
+        if self.container_id is not None and not force_new and container_is_gone(client, self.container_id):
+            notify(self._expired_notice())
+            replace = True
         if replace:
             # The conversation still names the dead container, so "auto" would fail: make one explicitly.
             self.container_id = None
