@@ -8,10 +8,12 @@ buffer is written by the downloading thread and hashed by a hashing thread, so t
 step: about 230 MiB/s on a CPU without SHA extensions) overlaps the network and the disk. The progress
 callback is called once per buffer, not per piece. The SDK
 retries 408/409/429/5xx and connection errors; on top of that a body cut short (fewer bytes than
-``Content-Length`` or the file's known size, or a dropped connection mid-body) is downloaded afresh. A
-missing file or an expired container becomes :class:`~openai_artifacts_nb.errors.FileMissingError` or
+``Content-Length`` or the file's known size, a dropped connection mid-body, or a size learnt later:
+:meth:`Downloader.complete`) is downloaded afresh, here and nowhere else. SDK errors become the error tree's
+(:func:`~openai_artifacts_nb.api_errors.file_error`): a missing file or an expired container is a
+:class:`~openai_artifacts_nb.errors.FileMissingError` or
 :class:`~openai_artifacts_nb.errors.ContainerExpiredError`, naming the container and the file and saying
-what to do; the API key never appears in a message.
+what to do.
 
 Use it alone, e.g. in a web app that keeps files in its own storage::
 

@@ -117,11 +117,6 @@ class ArtifactRef:
                 return candidate
         return "file"
 
-    @property
-    def cited(self) -> bool:
-        """Whether the reply's text cites this file (rather than the listing or an output finding it)."""
-        return any(way in self.found_by for way in ("citation", "image_citation", "file_path"))
-
     def merged(self, other: ArtifactRef) -> ArtifactRef:
         """Return this reference completed with what ``other`` (the same file, found another way) knows."""
         found_by = self.found_by + tuple(way for way in other.found_by if way not in self.found_by)
