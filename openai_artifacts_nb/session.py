@@ -3,10 +3,11 @@
 :class:`ConversationSession` remembers the previous response (for ``previous_response_id``), the container
 the code runs in, and the input files uploaded into it. :meth:`ConversationSession.run` sends one Responses
 request with the ``code_interpreter`` tool and ``include=["code_interpreter_call.outputs"]``, streams it
-through the SDK, saves every file the reply made through the engine (``fetching.fetch``) and returns a
-:class:`PromptResult`. If the container expired between two turns, it says so (``on_notice``), starts a
-new one, uploads the input files again and goes on. SDK errors become one-line ``ApiError`` messages that
-never contain the key.
+through the SDK, reads the final ``Response`` once into a :class:`~openai_artifacts_nb.reply.Reply`, saves
+every file it made through the engine (``fetching.fetch``) and returns a :class:`PromptResult` with the
+files this turn shows (``FetchResult.new_this_turn``). If the container expired between two turns, it says
+so (``on_notice``), starts a new one, uploads the input files again and goes on. SDK errors become
+one-line ``ApiError`` messages (:mod:`~openai_artifacts_nb.api_errors`).
 
 Nothing here imports IPython; the magic is a thin adapter over this module, and tests call it directly.
 """
