@@ -167,3 +167,12 @@ class ErrorLine(Notice):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, css_class="oai-error", prefix="Error:")
+
+
+def __getattr__(name: str) -> Any:
+    """Names that moved to :mod:`~openai_artifacts_nb.file_views`, still importable from here."""
+    if name in {"ArtifactView", "ArtifactCard", "PreviewLimits"}:
+        from openai_artifacts_nb import file_views
+
+        return getattr(file_views, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
