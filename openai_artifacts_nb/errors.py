@@ -75,7 +75,8 @@ class ReplyError(ArtifactsError):
 class ApiError(ArtifactsError):
     """The API answered with an error.
 
-    ``status`` is the HTTP status (``None`` for connection failures) and ``hint`` says what the user can do.
+    ``status`` is the HTTP status (``None`` for connection failures), ``code`` the API's error code (such
+    as ``previous_response_not_found``) and ``hint`` says what the user can do.
     """
 
     def __init__(
@@ -89,7 +90,7 @@ class ApiError(ArtifactsError):
     ) -> None:
         super().__init__(message, secret=secret)
         self.status = status
-        self.hint = one_line(hint)
+        self.hint = one_line(redact_secrets(hint, secret, marker=REDACTED))
         self.code = code
 
     def with_hint(self, hint: str) -> ApiError:

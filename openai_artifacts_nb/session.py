@@ -81,7 +81,7 @@ def api_error(error: Exception, *, api_key: str | None = None, base_url: str | N
     from openai_artifacts_nb.api_errors import from_sdk_error
 
     mapped = from_sdk_error(error, secret=api_key, base_url=base_url)
-    if mapped.code == "previous_response_not_found" or _body_code(error) == "previous_response_not_found":
+    if mapped.code == "previous_response_not_found":
         return ApiError(
             str(mapped.args[0]),
             status=mapped.status,
@@ -89,12 +89,6 @@ def api_error(error: Exception, *, api_key: str | None = None, base_url: str | N
             hint="The conversation is gone on the server; start a fresh one (--new, or `%openai reset`).",
         )
     return mapped
-
-
-def _body_code(error: Exception) -> str | None:
-    body = getattr(error, "body", None)
-    code = body.get("code") if isinstance(body, dict) else None
-    return code if isinstance(code, str) else None
 
 
 def code_runs_of(response: Any) -> list[CodeRun]:
