@@ -214,7 +214,7 @@ LEGACY = [
         "\n"
         "from openai_artifacts_nb import fetch\n"
         "from openai_artifacts_nb.local import LocalServer\n"
-        "from openai_artifacts_nb.render import ArtifactView\n"
+        "from openai_artifacts_nb.file_views import ArtifactView\n"
         "from openai_artifacts_nb.widgets import ArtifactDownload\n"
         "\n"
         "server = LocalServer()\n"

@@ -30,6 +30,7 @@ __all__ = [
     "ContainerExpiredError",
     "DownloadError",
     "FileMissingError",
+    "Reply",
     "ReplyError",
     "__version__",
     "fetch",
@@ -40,6 +41,7 @@ __all__ = [
 _LAZY = {
     "fetch": "openai_artifacts_nb.fetching",
     "FetchResult": "openai_artifacts_nb.fetching",
+    "Reply": "openai_artifacts_nb.reply",
     "LocalServer": "openai_artifacts_nb.local",
 }
 

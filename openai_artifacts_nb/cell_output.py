@@ -13,14 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openai_artifacts_nb.render import (
-    ArtifactView,
-    ErrorLine,
-    Notice,
-    PreviewLimits,
-    ReplyView,
-    UsageLine,
-)
+from openai_artifacts_nb.file_views import ArtifactView
+from openai_artifacts_nb.previews import PreviewLimits
+from openai_artifacts_nb.render import ErrorLine, Notice, ReplyView, UsageLine
 from openai_artifacts_nb.session import ConversationSession, PromptResult
 from openai_artifacts_nb.streaming import ReplyStream
 
@@ -35,18 +30,6 @@ class DisplayOptions:
     buttons: bool = True
     quiet: bool = False
     limits: PreviewLimits = field(default_factory=PreviewLimits)
-
-    @classmethod
-    def from_magics(cls, magics: Any, *, live: bool, quiet: bool = False) -> DisplayOptions:
-        """Build from an ``OpenAIMagics`` instance's traits."""
-        limits = PreviewLimits(
-            rows=magics.preview_rows,
-            columns=magics.preview_columns,
-            text_lines=magics.preview_lines,
-            image_max_pixels=magics.image_max_pixels,
-            data_uri_max_bytes=magics.embed_max_bytes,
-        )
-        return cls(live=live, buttons=bool(magics.download_buttons), quiet=quiet, limits=limits)
 
 
 def _display(obj: Any, **kwargs: Any) -> Any:
@@ -82,7 +65,7 @@ def run_and_show(
 
     def on_event(event: Any) -> None:
         view.handle(event)
-        if getattr(event, "type", "") == "response.completed":
+        if view.reply.status == "completed":
             view.note("saving the files…")
 
     progress, progress_handle = _progress_bars(options)

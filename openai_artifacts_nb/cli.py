@@ -57,8 +57,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return int(serve_command(host=args.host, port=args.port, idle_minutes=args.idle_minutes))
         if args.command == "fetch":
-            from openai_artifacts_nb.fetching import fetch_command
-
             return int(fetch_command(args.ids, out=args.out, base_url=args.base_url))
         if args.command == "run":
             from openai_artifacts_nb.runner import run_command
@@ -73,6 +71,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("openai-artifacts: interrupted\n")
         return 130
+
+
+def fetch_command(ids: Sequence[str], *, out: str, base_url: str | None) -> int:
+    """Run ``openai-artifacts fetch``: save the files of each id into ``out``; return the exit status.
+
+    For a reply or a thread, ``out/<id>.md`` gets the text with rewritten links. Each failure is one line on
+    stderr; the status is 0 only when everything was saved.
+    """
+    from openai_artifacts_nb.client import make_client
+    from openai_artifacts_nb.fetching import fetch
+    from openai_artifacts_nb.naming import safe_filename
+
+    client = make_client(base_url=base_url)
+    status = 0
+    for identifier in ids:
+        try:
+            result = fetch(identifier, out_dir=out, client=client)
+        except ArtifactsError as error:
+            sys.stderr.write(f"openai-artifacts: {identifier}: {error}\n")
+            status = 1
+            continue
+        for artifact in result.artifacts:
+            sys.stdout.write(f"{artifact.relative_path}\t{artifact.size}\t{artifact.mime_type}\n")
+        if result.source_kind in ("response", "thread") and result.text:
+            text_path = result.out_dir / safe_filename(f"{identifier.strip()}.md")
+            text_path.write_text(result.text + "\n", encoding="utf-8")
+            sys.stdout.write(f"{text_path.name}\ttext with rewritten links\n")
+        for failure in result.failures:
+            sys.stderr.write(f"openai-artifacts: {failure.message}\n")
+            status = 1
+    return status
 
 
 if __name__ == "__main__":

@@ -6,18 +6,20 @@
 from __future__ import annotations
 
 import os
-import re
 from typing import TYPE_CHECKING
 
-from openai_artifacts_nb.errors import ConfigurationError
+from openai_artifacts_nb.errors import ConfigurationError, redact_secrets
+
+__all__ = ["BACKEND_ENV", "MISSING_CREDENTIALS", "PLACEHOLDER_API_KEY", "make_client", "redact_secrets"]
 
 if TYPE_CHECKING:
     from openai import OpenAI
 
+#: ``OPENAI_ARTIFACTS_BACKEND=local`` makes the magic use the embedded emulator with no code in the notebook.
+BACKEND_ENV = "OPENAI_ARTIFACTS_BACKEND"
+
 #: Sent as the API key to servers that need none (the local emulator, compatible servers reached by URL).
 PLACEHOLDER_API_KEY = "sk-no-key-needed"
-
-_KEY_LIKE = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{6,})")
 
 MISSING_CREDENTIALS = (
     "No OpenAI API key: set OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible server), "
@@ -49,14 +51,3 @@ def make_client(
     if timeout is not None:
         options["timeout"] = timeout
     return OpenAI(api_key=api_key or PLACEHOLDER_API_KEY, base_url=base_url, **options)  # type: ignore[arg-type]
-
-
-def redact_secrets(text: str, api_key: object = None, *, marker: str = "[redacted]") -> str:
-    """Return ``text`` with ``api_key`` and anything shaped like an OpenAI key replaced by ``marker``.
-
-    Every message we build from an SDK error passes through here, so a key echoed back by a server (or
-    pasted into a prompt) never reaches an output, a file or a log.
-    """
-    if isinstance(api_key, str) and len(api_key) >= 4:
-        text = text.replace(api_key, marker)
-    return _KEY_LIKE.sub(marker, text)

@@ -8,10 +8,12 @@ buffer is written by the downloading thread and hashed by a hashing thread, so t
 step: about 230 MiB/s on a CPU without SHA extensions) overlaps the network and the disk. The progress
 callback is called once per buffer, not per piece. The SDK
 retries 408/409/429/5xx and connection errors; on top of that a body cut short (fewer bytes than
-``Content-Length`` or the file's known size, or a dropped connection mid-body) is downloaded afresh. A
-missing file or an expired container becomes :class:`~openai_artifacts_nb.errors.FileMissingError` or
+``Content-Length`` or the file's known size, a dropped connection mid-body, or a size learnt later:
+:meth:`Downloader.complete`) is downloaded afresh, here and nowhere else. SDK errors become the error tree's
+(:func:`~openai_artifacts_nb.api_errors.file_error`): a missing file or an expired container is a
+:class:`~openai_artifacts_nb.errors.FileMissingError` or
 :class:`~openai_artifacts_nb.errors.ContainerExpiredError`, naming the container and the file and saying
-what to do; the API key never appears in a message.
+what to do.
 
 Use it alone, e.g. in a web app that keeps files in its own storage::
 
@@ -34,8 +36,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from openai_artifacts_nb.collect import ArtifactRef, plain
-from openai_artifacts_nb.errors import ContainerExpiredError, DownloadError, FileMissingError
+from openai_artifacts_nb.errors import DownloadError
+from openai_artifacts_nb.reply import ArtifactRef, plain
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -63,10 +65,6 @@ class Download:
     size: int
     sha256: str
     filename: str
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 class Downloader:
@@ -139,6 +137,21 @@ class Downloader:
                 container_id=ref.container_id,
                 file_id=ref.file_id,
             )
+
+    def complete(
+        self, download: Download, ref: ArtifactRef, temporary_path: Callable[[str], Path]
+    ) -> Download | DownloadError:
+        """Bring a finished ``download`` up to date with ``ref``, the same file as known now.
+
+        A later look (the container listing) may give the file a better name (``cfile_…`` images) and its
+        size: a body shorter than that size was cut off without the server saying so, and is downloaded
+        afresh, here, like any other cut body.
+        """
+        current = download.ref.merged(ref)
+        if current.size is not None and download.size < current.size:
+            download.path.unlink(missing_ok=True)
+            return self.download_one(current, temporary_path)
+        return replace(download, ref=current, filename=current.display_name)
 
     def download(self, ref: ArtifactRef, destination: Path) -> Download:
         """Download ``ref`` to ``destination`` (a temporary path the caller later renames).
@@ -222,10 +235,10 @@ class Downloader:
                 raise self._map_error(error, ref) from None
         tries = f"{self.attempts} attempts" if sink.seekable() else "1 attempt (the sink cannot be rewound)"
         raise DownloadError(
-            f"{name} ({ref.file_id}{_in(ref)}) could not be downloaded after {tries}: "
-            f"{self._redact(str(last))}",
+            f"{name} ({ref.file_id}{_in(ref)}) could not be downloaded after {tries}: {last}",
             container_id=ref.container_id,
             file_id=ref.file_id,
+            secret=getattr(self.client, "api_key", None),
         )
 
     # -- internals -------------------------------------------------------------------------------------
@@ -279,68 +292,26 @@ class Downloader:
         if self.progress is not None:
             self.progress(name, done, total)
 
-    def _redact(self, text: str) -> str:
-        from openai_artifacts_nb.client import redact_secrets
-
-        return redact_secrets(_one_line(text), getattr(self.client, "api_key", None))
-
     def _map_error(self, error: Exception, ref: ArtifactRef) -> DownloadError:
-        """Turn an SDK error into the package's error for this file."""
-        import openai
+        from openai_artifacts_nb.api_errors import file_error
 
-        name = ref.display_name
-        where = _in(ref)
-        expired_code = getattr(error, "code", None) == "container_expired"
-        if isinstance(error, openai.NotFoundError) or (
-            expired_code and isinstance(error, openai.APIStatusError)
-        ):
-            if ref.store == "container" and (expired_code or self._container_expired(ref.container_id or "")):
-                return ContainerExpiredError(
-                    f"{name} ({ref.file_id}) is gone: container {ref.container_id} has expired "
-                    "(containers expire after 20 idle minutes, and their files with them); "
-                    "run the code again to make the file anew.",
-                    container_id=ref.container_id,
-                    file_id=ref.file_id,
-                )
-            hint = (
-                "run the code again to make it anew."
-                if ref.store == "container"
-                else "it may have been deleted or have expired; run the code again to make it anew."
-            )
-            return FileMissingError(
-                f"{name} ({ref.file_id}) no longer exists{where}: {hint}",
-                container_id=ref.container_id,
-                file_id=ref.file_id,
-            )
-        if isinstance(error, openai.APIStatusError):
-            detail = self._redact(str(error))
-            return DownloadError(
-                f"{name} ({ref.file_id}{where}) could not be downloaded: {detail}",
-                container_id=ref.container_id,
-                file_id=ref.file_id,
-            )
-        if isinstance(error, openai.APIConnectionError):
-            return DownloadError(
-                f"{name} ({ref.file_id}{where}) could not be downloaded: cannot reach the API "
-                f"({self._redact(str(error))}); check the base URL and network, then retry.",
-                container_id=ref.container_id,
-                file_id=ref.file_id,
-            )
-        if isinstance(error, DownloadError):
-            return error
-        raise error
+        return file_error(
+            error,
+            ref,
+            secret=getattr(self.client, "api_key", None),
+            container_expired=lambda: self._container_expired(ref.container_id or ""),
+        )
 
     def _container_expired(self, container_id: str) -> bool:
         import openai
 
+        from openai_artifacts_nb.api_errors import container_is_gone
+
         assert self.client is not None
         try:
-            container = self.client.containers.retrieve(container_id)
-        except openai.NotFoundError:
-            return True
+            return container_is_gone(self.client, container_id)
         except openai.APIError:
             return False
-        return str(getattr(container, "status", "")).lower() == "expired"
 
 
 class _Spooler:
@@ -425,11 +396,9 @@ class _Spooler:
 
 
 def _in(ref: ArtifactRef) -> str:
-    if ref.store == "container":
-        return f" in container {ref.container_id}"
-    if ref.store == "files":
-        return " in Files"
-    return ""
+    from openai_artifacts_nb.api_errors import where_is
+
+    return where_is(ref)
 
 
 def _is_transport_error(error: Exception) -> bool:
@@ -440,9 +409,7 @@ def _is_transport_error(error: Exception) -> bool:
 
 
 def _default_temporary(directory: Path, hint: str) -> Path:
-    import secrets
-
-    from openai_artifacts_nb.naming import safe_filename
+    from openai_artifacts_nb.naming import part_path
 
     directory.mkdir(parents=True, exist_ok=True)
-    return directory / f".{safe_filename(hint)[:60]}.{secrets.token_hex(6)}.part"
+    return part_path(directory, hint)

@@ -10,32 +10,25 @@ This module only orchestrates the engine's parts, each usable on its own:
 4. :mod:`~openai_artifacts_nb.manifest` records them in ``manifest.json``;
 5. :mod:`~openai_artifacts_nb.links` rewrites the ``sandbox:`` links.
 
-A file saved before (same artifact, intact on disk) is not downloaded again, so re-running adds nothing.
-``fetch_command`` is the ``openai-artifacts fetch`` command.
+:func:`fetch` reads as its steps: *collect*, *plan* (files an earlier run saved intact are reused, so
+re-running adds nothing), *download* (one pool, owned by :func:`_download`, runs the container listings
+and the downloads together; only this thread adds to the collection), *merge twins* (an image shown and
+saved is one file), *place* and record, *rewrite* the links.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
-from openai_artifacts_nb.collect import (
-    ArtifactRef,
-    Collection,
-    add_container_listing,
-    collect,
-    collect_id,
-    id_kind,
-)
+from openai_artifacts_nb.collect import ArtifactRef, Collection, collect, collect_id, id_kind, list_container
 from openai_artifacts_nb.download import DEFAULT_MAX_WORKERS, Download, Downloader, ProgressCallback
 from openai_artifacts_nb.errors import (
     ApiError,
-    ArtifactsError,
     ConfigurationError,
     ContainerExpiredError,
     DownloadError,
@@ -49,7 +42,11 @@ from openai_artifacts_nb.naming import ArtifactFolder, safe_filename
 if TYPE_CHECKING:
     from openai import OpenAI
 
-__all__ = ["ArtifactFailure", "FetchResult", "SavedArtifact", "fetch", "fetch_command"]
+__all__ = ["ArtifactFailure", "FetchResult", "SavedArtifact", "fetch"]
+
+
+#: (container id, file id) of a file, as a conversation remembers what it has shown.
+FileIds = tuple[str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -107,26 +104,35 @@ class FetchResult:
         """Whether every file the reply produced was saved."""
         return not self.failures
 
+    def new_this_turn(
+        self,
+        shown: AbstractSet[tuple[str | None, str | None]],
+        *,
+        cited: AbstractSet[tuple[str | None, str | None]],
+    ) -> list[SavedArtifact]:
+        """The files to show for this turn: each once, leaving out those an earlier turn showed (``shown``,
+        by container and file id) unless this reply cites them again (``cited``).
+
+        The container listing finds every file made since the turn began, to the second; a quick earlier
+        turn's files can fall in that second, and showing them again would repeat the previous cell.
+        """
+        again = set(cited)
+        seen = set(shown)
+        fresh = []
+        for artifact in [*self.artifacts, *self.skipped]:
+            key = (artifact.container_id, artifact.file_id)
+            if key in seen and key not in again:
+                continue
+            seen.add(key)
+            again.discard(key)
+            fresh.append(artifact)
+        return fresh
+
 
 def _api_error(error: Exception, what: str, client: OpenAI | None = None) -> ApiError:
-    import openai
+    from openai_artifacts_nb.api_errors import from_sdk_error
 
-    status = getattr(error, "status_code", None)
-    from openai_artifacts_nb.client import redact_secrets
-
-    message = " ".join(str(getattr(error, "message", error)).split())
-    message = redact_secrets(message, getattr(client, "api_key", None))
-    if isinstance(error, openai.NotFoundError):
-        return ApiError(
-            f"{what} was not found ({message})",
-            status=status,
-            hint="Check the id, and that the reply was stored.",
-        )
-    if isinstance(error, openai.AuthenticationError):
-        return ApiError(f"{what}: the API refused the key", status=status, hint="Check OPENAI_API_KEY.")
-    if isinstance(error, openai.APIConnectionError):
-        return ApiError(f"{what}: cannot reach the API", hint="Check the base URL and the network.")
-    return ApiError(f"{what}: {message}", status=status)
+    return from_sdk_error(error, what=what, secret=getattr(client, "api_key", None))
 
 
 def _client(client: OpenAI | None) -> OpenAI:
@@ -149,55 +155,6 @@ def _collect(source: Any, client: OpenAI | None) -> tuple[Collection, OpenAI | N
     collection = collect(source)
     needs_api = bool(collection.container_ids) or any(ref.store != "inline" for ref in collection.artifacts)
     return collection, (_client(client) if needs_api else client)
-
-
-def _listing_failures(
-    collection: Collection, client: OpenAI, since: float | None, manifest: Manifest
-) -> list[ArtifactFailure]:
-    """Run the container-listing fallback; a container that cannot be listed becomes one failure.
-
-    An expired container that an earlier run of the same reply saved files from is not a failure: that run
-    listed it while it was alive, and the files it found are taken from the manifest.
-    """
-    import openai
-
-    failures = []
-    for container_id in list(collection.container_ids):
-        try:
-            add_container_listing(collection, client, since=since, container_ids=[container_id])
-        except openai.APIError as error:
-            if isinstance(error, openai.NotFoundError) or getattr(error, "code", None) == "container_expired":
-                known = [
-                    entry
-                    for entry in manifest.entries.values()
-                    if entry.container_id == container_id
-                    and entry.file_id
-                    and entry.source_id == collection.source_id
-                ]
-                if known:
-                    for entry in known:
-                        collection.add(
-                            ArtifactRef(
-                                store="container",
-                                container_id=container_id,
-                                file_id=entry.file_id,
-                                filename=entry.filename,
-                                sandbox_path=entry.sandbox_path,
-                                found_by=tuple(entry.found_by),
-                                size=entry.bytes,
-                            )
-                        )
-                    continue
-                problem: DownloadError = ContainerExpiredError(
-                    f"container {container_id} has expired or is gone, so the files it made cannot be "
-                    "listed; run the code again to make them anew.",
-                    container_id=container_id,
-                )
-            else:
-                detail = _api_error(error, f"listing container {container_id}", client)
-                problem = DownloadError(str(detail), container_id=container_id)
-            failures.append(ArtifactFailure("(container listing)", container_id, None, problem, str(problem)))
-    return failures
 
 
 def _relative_to(path: Path, base: Path) -> str:
@@ -248,7 +205,6 @@ class _Saver:
         self.manifest = manifest
         self.link_base = link_base
         self.source_id = source_id
-        self.entries: list[ManifestEntry] = []
 
     def saved(self, ref: ArtifactRef, path: Path, mime: str, size: int, sha256: str) -> SavedArtifact:
         """Describe ``ref`` saved at ``path``."""
@@ -265,22 +221,20 @@ class _Saver:
             found_by=ref.found_by,
         )
 
-    def record(self, artifact: SavedArtifact, saved_at: str | None = None) -> None:
-        """Queue the manifest entry for ``artifact`` (written once, at the end)."""
-        self.entries.append(
-            ManifestEntry(
-                path=self.folder.relative_name(artifact.path),
-                sha256=artifact.sha256,
-                bytes=artifact.size,
-                mime_type=artifact.mime_type,
-                found_by=list(artifact.found_by),
-                source_id=self.source_id,
-                container_id=artifact.container_id,
-                file_id=artifact.file_id,
-                sandbox_path=artifact.sandbox_path,
-                filename=artifact.filename,
-                saved_at=saved_at or utc_now(),
-            )
+    def entry(self, artifact: SavedArtifact, saved_at: str | None = None) -> ManifestEntry:
+        """The manifest entry for ``artifact`` (saved at ``saved_at``, default now)."""
+        return ManifestEntry(
+            path=self.folder.relative_name(artifact.path),
+            sha256=artifact.sha256,
+            bytes=artifact.size,
+            mime_type=artifact.mime_type,
+            found_by=list(artifact.found_by),
+            source_id=self.source_id,
+            container_id=artifact.container_id,
+            file_id=artifact.file_id,
+            sandbox_path=artifact.sandbox_path,
+            filename=artifact.filename,
+            saved_at=saved_at or utc_now(),
         )
 
     def place(self, download: Download, sniffed: _Sniffed | None = None) -> SavedArtifact:
@@ -307,12 +261,13 @@ def fetch(
 ) -> FetchResult:
     """Save every file ``source`` produced into ``out_dir`` and return a :class:`FetchResult`.
 
-    ``source`` is an SDK ``Response``, its JSON (text or dict), a list of streamed events, Assistants
-    messages, or a ``resp_…``/``cntr_…``/``thread_…``/``file-…`` id. ``client`` defaults to one built from the
-    SDK's environment variables, and is only needed when something must be asked of the API. Links in the
-    text are made relative to ``link_base`` (default ``out_dir``). For a reply, uncited files with
-    ``source: "assistant"`` created since ``turn_started_at`` (default: the reply's ``created_at``) are
-    saved too. ``progress(name, done, total)`` is called from worker threads as bytes arrive.
+    ``source`` is a :class:`~openai_artifacts_nb.reply.Reply`, an SDK ``Response``, its JSON (text or dict),
+    a list of streamed events, Assistants messages, or a ``resp_…``/``cntr_…``/``thread_…``/``file-…`` id.
+    ``client`` defaults to one built from the SDK's environment variables, and is only needed when something
+    must be asked of the API. Links in the text are made relative to ``link_base`` (default ``out_dir``).
+    For a reply, uncited files with ``source: "assistant"`` created since ``turn_started_at`` (default: the
+    reply's ``created_at``) are saved too. ``progress(name, done, total)`` is called from worker threads as
+    bytes arrive.
 
     Every request goes out at once on a pool of up to ``max_workers`` threads (downloads are I/O-bound):
     the cited files start downloading while the containers are being listed, and the uncited files the
@@ -332,141 +287,235 @@ def fetch(
     base = Path(link_base).resolve() if link_base is not None else folder.directory
     manifest = Manifest(folder.directory)
     collection, api = _collect(source, client)
-    failures: list[ArtifactFailure] = []
-    saver = _Saver(folder, manifest, base, collection.source_id)
-    by_key: dict[tuple[str, str], SavedArtifact | ArtifactFailure] = {}
-    skipped: list[SavedArtifact] = []
+    results = _Results(_Saver(folder, manifest, base, collection.source_id))
     downloader = Downloader(api, max_workers=max_workers, progress=progress)
-    listing = api is not None and collection.source_kind == "response" and bool(collection.container_ids)
-    started: dict[tuple[str, str], Future[tuple[Download | DownloadError, _Sniffed | None]]] = {}
+    listing = api if collection.source_kind == "response" and collection.container_ids else None
+    since = turn_started_at if turn_started_at is not None else collection.created_at
 
-    def start(pool: ThreadPoolExecutor, refs: list[ArtifactRef], *, early: bool) -> None:
-        for ref in refs:
-            if ref.key in started or ref.key in by_key:
-                continue
-            known = manifest.existing_file(ref.key)
-            if known is not None:
-                reused = _reuse(saver, ref, *known)
-                by_key[ref.key] = reused
-                skipped.append(reused)
-            elif not (early and ref.store == "container" and ref.filename is None):
-                # (A nameless citation waits for the listing, which names it, rather than cost a request.)
-                started[ref.key] = pool.submit(_download_and_sniff, downloader, ref, folder)
-
-    # The listing thread adds to the collection: the early downloads get a snapshot taken before it starts.
-    cited = collection.artifacts
-    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="artifact-download") as pool:
-        listed = None
-        if listing and api is not None:
-            listed = pool.submit(_listing_failures, collection, api, turn_started_at, manifest)
-        start(pool, cited, early=listed is not None)
-        if listed is not None:
-            failures.extend(listed.result())
-        start(pool, collection.artifacts, early=False)
-        # Every file of the collection is now either reused or downloading; gather them in its order.
-        pending = [ref for ref in collection.artifacts if ref.key in started]
-        results: list[Download | DownloadError] = []
-        sniffs: list[_Sniffed | None] = []
-        for ref in pending:
-            outcome, sniffed = started[ref.key].result()
-            if isinstance(outcome, Download):
-                updated = _completed(outcome, ref, downloader, folder)
-                if not isinstance(updated, Download) or updated.path != outcome.path:
-                    sniffed = None  # downloaded again: sniff the new file when placing it
-                outcome = updated
-            results.append(outcome)
-            sniffs.append(sniffed)
-
+    fetched, listing_failures = _download(
+        collection, results, downloader, folder, listing=listing, since=since, max_workers=max_workers
+    )
     # Inline images come last so that one equal to a downloaded file merges into it.
-    order = sorted(range(len(pending)), key=lambda index: pending[index].store == "inline")
-    pending = [pending[index] for index in order]
-    results = [results[index] for index in order]
-    sniffs = [sniffs[index] for index in order]
-    by_sha = {item.sha256: key for key, item in by_key.items() if isinstance(item, SavedArtifact)}
-    for ref, outcome, sniffed in zip(pending, results, sniffs, strict=True):
-        if isinstance(outcome, DownloadError):
-            message = " ".join(str(outcome).split())
-            by_key[ref.key] = ArtifactFailure(
-                ref.display_name, ref.container_id, ref.file_id, outcome, message
-            )
-            continue
-        twin_key = by_sha.get(outcome.sha256)
-        if twin_key is not None and "inline" in (ref.store, twin_key[0]):
-            # A displayed image arrives twice, as an image output and as a container file: one file.
-            outcome.path.unlink(missing_ok=True)
-            twin = by_key.pop(twin_key)
-            assert isinstance(twin, SavedArtifact)
-            keep_key = twin_key if ref.store == "inline" else ref.key
-            keeper = (
-                twin
-                if ref.store == "inline"
-                else saver.saved(outcome.ref, twin.path, twin.mime_type, twin.size, twin.sha256)
-            )
-            found_by = keeper.found_by + tuple(
-                way for way in (twin.found_by + ref.found_by) if way not in keeper.found_by
-            )
-            by_key[keep_key] = SavedArtifact(**{**keeper.__dict__, "found_by": found_by})
-            by_sha[outcome.sha256] = keep_key
-            continue
-        try:
-            artifact = saver.place(outcome, sniffed)
-        except OSError as error:
-            outcome.path.unlink(missing_ok=True)
-            problem = DownloadError(
-                f"{ref.display_name} could not be saved in {folder.directory}: {error.strerror or error}",
-                container_id=ref.container_id,
-                file_id=ref.file_id,
-            )
-            by_key[ref.key] = ArtifactFailure(
-                ref.display_name, ref.container_id, ref.file_id, problem, str(problem)
-            )
-            continue
-        by_key[ref.key] = artifact
-        by_sha.setdefault(artifact.sha256, ref.key)
+    for item in sorted(fetched, key=lambda item: item.ref.store == "inline"):
+        if not results.merge_twin(item):
+            results.place(item)
+    manifest.update(results.manifest_entries())
 
-    artifacts = [item for item in by_key.values() if isinstance(item, SavedArtifact)]
-    skipped_keys = {id(item) for item in skipped}
-    for artifact in artifacts:
-        if id(artifact) not in skipped_keys:
-            saver.record(artifact)
-    failures.extend(item for item in by_key.values() if isinstance(item, ArtifactFailure))
-    manifest.update(saver.entries)
-
-    text = _rewrite(collection, by_key)
     return FetchResult(
-        artifacts=artifacts,
-        failures=failures,
-        text=text,
+        artifacts=results.artifacts,
+        failures=listing_failures + results.failures,
+        text=_rewrite(collection, results.by_key),
         source_id=collection.source_id,
         out_dir=folder.directory,
         manifest_path=manifest.path,
         source_kind=collection.source_kind,
-        skipped=skipped,
+        skipped=list(results.skipped),
     )
 
 
-def _reuse(saver: _Saver, ref: ArtifactRef, entry: ManifestEntry, path: Path) -> SavedArtifact:
-    """Describe (and queue the manifest entry of) a file an earlier run saved intact."""
-    found_by = tuple(entry.found_by) + tuple(way for way in ref.found_by if way not in entry.found_by)
-    artifact = saver.saved(ref, path, entry.mime_type, entry.bytes, entry.sha256)
-    artifact = SavedArtifact(**{**artifact.__dict__, "found_by": found_by})
-    saver.record(artifact, entry.saved_at)
-    return artifact
+@dataclass(frozen=True)
+class _Fetched:
+    """One download's outcome: its reference, the file or the error, and the type its worker sniffed."""
+
+    ref: ArtifactRef
+    outcome: Download | DownloadError
+    sniffed: _Sniffed | None
 
 
-def _completed(
-    download: Download, ref: ArtifactRef, downloader: Downloader, folder: ArtifactFolder
-) -> Download | DownloadError:
-    """Bring a download started before the listing up to date with what the listing added to ``ref``.
+_Task = Future[tuple[Download | DownloadError, "_Sniffed | None"]]
 
-    The listing may give the file a better name (``cfile_…`` images) and its size: a body shorter than
-    that size was cut off without the server saying so, and is downloaded again.
+
+def _download(
+    collection: Collection,
+    results: _Results,
+    downloader: Downloader,
+    folder: ArtifactFolder,
+    *,
+    listing: OpenAI | None,
+    since: float | None,
+    max_workers: int,
+) -> tuple[list[_Fetched], list[ArtifactFailure]]:
+    """Plan, list and download on one pool; return the downloads in the collection's order.
+
+    The cited files start at once (a nameless citation waits for the listing, which names it, rather than
+    cost a request); the listings run beside them and only this thread adds what they found.
     """
-    current = download.ref.merged(ref)
-    if current.size is not None and download.size < current.size:
-        download.path.unlink(missing_ok=True)
-        return downloader.download_one(current, folder.temporary_path)
-    return replace(download, ref=current, filename=current.display_name)
+    started: dict[tuple[str, str], _Task] = {}
+
+    def start(pool: ThreadPoolExecutor, *, early: bool) -> None:
+        for ref in collection.artifacts:
+            if ref.key in started or ref.key in results.by_key or results.reuse(ref):
+                continue
+            if not (early and ref.store == "container" and ref.filename is None):
+                started[ref.key] = pool.submit(_download_and_sniff, downloader, ref, folder)
+
+    failures: list[ArtifactFailure] = []
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="artifact-download") as pool:
+        listings: dict[str, Future[list[ArtifactRef]]] = {}
+        if listing is not None:
+            known = set(collection.refs)
+            for container_id in collection.container_ids:
+                listings[container_id] = pool.submit(
+                    list_container, listing, container_id, since=since, known=known
+                )
+        start(pool, early=bool(listings))
+        for container_id, listed in listings.items():
+            failures += _add_listing(collection, container_id, listed, results.saver.manifest, listing)
+        start(pool, early=False)
+        fetched = []
+        for ref in collection.artifacts:
+            if ref.key in started:
+                outcome, sniffed = started[ref.key].result()
+                if isinstance(outcome, Download):
+                    # The listing may have named it better or shown it was cut short: bring it up to date.
+                    updated = downloader.complete(outcome, ref, folder.temporary_path)
+                    if not isinstance(updated, Download) or updated.path != outcome.path:
+                        sniffed = None  # downloaded again: sniff the new file when placing it
+                    outcome = updated
+                fetched.append(_Fetched(ref, outcome, sniffed))
+    return fetched, failures
+
+
+def _add_listing(
+    collection: Collection,
+    container_id: str,
+    listed: Future[list[ArtifactRef]],
+    manifest: Manifest,
+    client: OpenAI | None,
+) -> list[ArtifactFailure]:
+    """Add what one container's listing found; a container that cannot be listed becomes one failure.
+
+    An expired container that an earlier run of the same reply saved files from is not a failure: that run
+    listed it while it was alive, and the files it found are taken from the manifest.
+    """
+    import openai
+
+    from openai_artifacts_nb.api_errors import is_container_expired
+
+    try:
+        refs = listed.result()
+    except openai.APIError as error:
+        if isinstance(error, openai.NotFoundError) or is_container_expired(error):
+            known = manifest.known_files(container_id=container_id, source_id=collection.source_id)
+            for entry in known:
+                collection.add(
+                    ArtifactRef(
+                        store="container",
+                        container_id=container_id,
+                        file_id=entry.file_id,
+                        filename=entry.filename,
+                        sandbox_path=entry.sandbox_path,
+                        found_by=tuple(entry.found_by),
+                        size=entry.bytes,
+                    )
+                )
+            if known:
+                return []
+            problem: DownloadError = ContainerExpiredError(
+                f"container {container_id} has expired or is gone, so the files it made cannot be "
+                "listed; run the code again to make them anew.",
+                container_id=container_id,
+            )
+        else:
+            detail = _api_error(error, f"listing container {container_id}", client)
+            problem = DownloadError(str(detail), container_id=container_id)
+        return [ArtifactFailure("(container listing)", container_id, None, problem, str(problem))]
+    for ref in refs:
+        collection.add(ref)
+    return []
+
+
+class _Results:
+    """What became of each file, by key, in the order they were settled: saved, reused or failed."""
+
+    def __init__(self, saver: _Saver) -> None:
+        self.saver = saver
+        self.by_key: dict[tuple[str, str], SavedArtifact | ArtifactFailure] = {}
+        self.skipped: list[SavedArtifact] = []
+        self._by_sha: dict[str, tuple[str, str]] = {}
+        self._saved_at: dict[int, str] = {}
+
+    @property
+    def artifacts(self) -> list[SavedArtifact]:
+        """The files on disk now, in order."""
+        return [item for item in self.by_key.values() if isinstance(item, SavedArtifact)]
+
+    @property
+    def failures(self) -> list[ArtifactFailure]:
+        """The files that could not be saved, in order."""
+        return [item for item in self.by_key.values() if isinstance(item, ArtifactFailure)]
+
+    def reuse(self, ref: ArtifactRef) -> bool:
+        """Settle ``ref`` with the file an earlier run saved intact, if there is one."""
+        known = self.saver.manifest.existing_file(ref.key)
+        if known is None:
+            return False
+        entry, path = known
+        found_by = tuple(entry.found_by) + tuple(way for way in ref.found_by if way not in entry.found_by)
+        artifact = replace(
+            self.saver.saved(ref, path, entry.mime_type, entry.bytes, entry.sha256), found_by=found_by
+        )
+        self.by_key[ref.key] = artifact
+        self.skipped.append(artifact)
+        self._saved_at[id(artifact)] = entry.saved_at
+        self._by_sha.setdefault(artifact.sha256, ref.key)
+        return True
+
+    def merge_twin(self, item: _Fetched) -> bool:
+        """A displayed image arrives twice, as an image output and as a container file: keep one file."""
+        outcome, ref = item.outcome, item.ref
+        if not isinstance(outcome, Download):
+            return False
+        twin_key = self._by_sha.get(outcome.sha256)
+        if twin_key is None or "inline" not in (ref.store, twin_key[0]):
+            return False
+        outcome.path.unlink(missing_ok=True)
+        twin = self.by_key.pop(twin_key)
+        assert isinstance(twin, SavedArtifact)
+        keep_key = twin_key if ref.store == "inline" else ref.key
+        keeper = (
+            twin
+            if ref.store == "inline"
+            else self.saver.saved(outcome.ref, twin.path, twin.mime_type, twin.size, twin.sha256)
+        )
+        ways = keeper.found_by + tuple(
+            way for way in twin.found_by + ref.found_by if way not in keeper.found_by
+        )
+        self.by_key[keep_key] = replace(keeper, found_by=ways)
+        self._by_sha[outcome.sha256] = keep_key
+        return True
+
+    def place(self, item: _Fetched) -> None:
+        """Give a download its real type and safe name in the folder, or record why it failed."""
+        ref, outcome = item.ref, item.outcome
+        if isinstance(outcome, DownloadError):
+            self._fail(ref, outcome)
+            return
+        try:
+            artifact = self.saver.place(outcome, item.sniffed)
+        except OSError as error:
+            outcome.path.unlink(missing_ok=True)
+            self._fail(
+                ref,
+                DownloadError(
+                    f"{ref.display_name} could not be saved in {self.saver.folder.directory}: "
+                    f"{error.strerror or error}",
+                    container_id=ref.container_id,
+                    file_id=ref.file_id,
+                ),
+            )
+            return
+        self.by_key[ref.key] = artifact
+        self._by_sha.setdefault(artifact.sha256, ref.key)
+
+    def manifest_entries(self) -> list[ManifestEntry]:
+        """One manifest entry per file on disk (a reused one keeps the time it was first saved)."""
+        return [self.saver.entry(item, self._saved_at.get(id(item))) for item in self.artifacts]
+
+    def _fail(self, ref: ArtifactRef, error: DownloadError) -> None:
+        self.by_key[ref.key] = ArtifactFailure(
+            ref.display_name, ref.container_id, ref.file_id, error, str(error)
+        )
 
 
 def _rewrite(collection: Collection, outcomes: dict[tuple[str, str], SavedArtifact | ArtifactFailure]) -> str:
@@ -487,32 +536,3 @@ def _rewrite(collection: Collection, outcomes: dict[tuple[str, str], SavedArtifa
         spans = [Span(c.start, c.end, targets[c.key]) for c in part.citations if c.key in targets]
         parts.append(rewrite_links(part.text, table, spans))
     return "\n\n".join(text for text in parts if text)
-
-
-def fetch_command(ids: Sequence[str], *, out: str, base_url: str | None) -> int:
-    """Run ``openai-artifacts fetch``: save the files of each id into ``out``; return the exit status.
-
-    For a reply or a thread, ``out/<id>.md`` gets the text with rewritten links. Each failure is one line on
-    stderr; the status is 0 only when everything was saved.
-    """
-    from openai_artifacts_nb.client import make_client
-
-    client = make_client(base_url=base_url)
-    status = 0
-    for identifier in ids:
-        try:
-            result = fetch(identifier, out_dir=out, client=client)
-        except ArtifactsError as error:
-            sys.stderr.write(f"openai-artifacts: {identifier}: {error}\n")
-            status = 1
-            continue
-        for artifact in result.artifacts:
-            sys.stdout.write(f"{artifact.relative_path}\t{artifact.size}\t{artifact.mime_type}\n")
-        if result.source_kind in ("response", "thread") and result.text:
-            text_path = result.out_dir / safe_filename(f"{identifier.strip()}.md")
-            text_path.write_text(result.text + "\n", encoding="utf-8")
-            sys.stdout.write(f"{text_path.name}\ttext with rewritten links\n")
-        for failure in result.failures:
-            sys.stderr.write(f"openai-artifacts: {failure.message}\n")
-            status = 1
-    return status

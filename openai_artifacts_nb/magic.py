@@ -18,6 +18,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Bool, Enum, Int, TraitError, Unicode, validate
 
+from openai_artifacts_nb.client import BACKEND_ENV
 from openai_artifacts_nb.errors import ArtifactsError
 
 if TYPE_CHECKING:
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["BACKEND_ENV", "OpenAIMagics"]
 
-#: ``OPENAI_ARTIFACTS_BACKEND=local`` makes the magic use the embedded emulator with no code in the notebook.
-BACKEND_ENV = "OPENAI_ARTIFACTS_BACKEND"
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 # IPython's argument decorators are untyped: applying them through _flags keeps the magics typed.
@@ -138,13 +137,25 @@ class OpenAIMagics(Magics):
         """
         args = self._parse(line)
         from openai_artifacts_nb import cell_output
+        from openai_artifacts_nb.previews import PreviewLimits
 
-        prompt = self._prompt(" ".join(args.prompt), cell)
+        prompt = self.prompt_text(" ".join(args.prompt), cell)
         if args.new:
             self.session.reset()
         client = self._client()
         location, out_dir = self._where(args.dir)
-        options = cell_output.DisplayOptions.from_magics(self, live=self._live(), quiet=args.quiet)
+        options = cell_output.DisplayOptions(
+            live=self._live(),
+            buttons=bool(self.download_buttons),
+            quiet=args.quiet,
+            limits=PreviewLimits(
+                rows=self.preview_rows,
+                columns=self.preview_columns,
+                text_lines=self.preview_lines,
+                image_max_pixels=self.image_max_pixels,
+                data_uri_max_bytes=self.embed_max_bytes,
+            ),
+        )
         if not self._told_where and not location.found:
             cell_output.show_notice(location.describe())
         self._told_where = True
@@ -164,7 +175,7 @@ class OpenAIMagics(Magics):
                 options=options,
             )
         except ArtifactsError as error:
-            raise UsageError(str(error)) from None
+            raise UsageError(_with_notebook_hint(error)) from None
         if args.out:
             self._shell.user_ns[args.out] = result
 
@@ -224,8 +235,15 @@ class OpenAIMagics(Magics):
             server.stop()
             self.session.reset()  # its responses and containers are gone with it
 
-    def _prompt(self, head: str, cell: str) -> str:
-        from openai_artifacts_nb.session import interpolate
+    @property
+    def local_server(self) -> Any:
+        """The embedded emulator (a ``LocalServer``) while it runs, else ``None``."""
+        return self._server
+
+    def prompt_text(self, head: str, cell: str) -> str:
+        """The prompt a cell sends: the words after ``%%openai`` and the cell, ``{name}`` filled from the
+        user's namespace (raises ``UsageError`` for an unknown name or an empty prompt)."""
+        from openai_artifacts_nb.interpolation import interpolate
 
         text = "\n".join(part for part in (head.strip(), cell.strip("\n")) if part.strip())
         if not text.strip():
@@ -304,3 +322,16 @@ class OpenAIMagics(Magics):
             f"container {state.container_id or 'none yet'} · inputs {inputs} · files go to {out_dir}"
             + ("" if location.found else " (notebook not found)")
         )
+
+
+def _with_notebook_hint(error: ArtifactsError) -> str:
+    """The error as one line, with what to do about it in a notebook (the core's hints fit any caller)."""
+    from openai_artifacts_nb.errors import ApiError
+
+    if not isinstance(error, ApiError):
+        return str(error)
+    if error.status == 401 or (error.status is None and "reach" in str(error.args[0])):
+        return str(error.with_hint("`%openai local` runs the local emulator, with no key and no network."))
+    if error.status is not None and (error.status >= 500 or error.status == 429):
+        return str(error.with_hint("When it passes, run the cell again."))
+    return str(error)

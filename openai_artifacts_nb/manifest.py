@@ -108,6 +108,14 @@ class Manifest:
         """Return the entry for an artifact key, if one was saved before."""
         return self.entries.get(key)
 
+    def known_files(self, *, container_id: str, source_id: str | None) -> list[ManifestEntry]:
+        """The entries of files an earlier run saved from ``container_id`` while fetching ``source_id``."""
+        return [
+            entry
+            for entry in self.entries.values()
+            if entry.container_id == container_id and entry.file_id and entry.source_id == source_id
+        ]
+
     def existing_file(self, key: tuple[str, str]) -> tuple[ManifestEntry, Path] | None:
         """Return the entry and its file when the artifact was saved before and the file is still intact.
 

@@ -20,6 +20,7 @@ __all__ = [
     "MAX_NAME_BYTES",
     "ArtifactFolder",
     "numbered_name",
+    "part_path",
     "safe_filename",
     "sha256_of_file",
     "split_extension",
@@ -114,6 +115,17 @@ def sha256_of_file(path: Path, *, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def part_path(directory: Path, hint: str) -> Path:
+    """Return a fresh path in ``directory`` for a download in progress: ``.<safe hint>.<random>.part``.
+
+    Hidden and with its own suffix, so a half-written file is never taken for a saved one.
+    """
+    import secrets
+
+    stem = _truncate_utf8(safe_filename(hint), 60)
+    return directory / f".{stem}.{secrets.token_hex(6)}.part"
+
+
 class ArtifactFolder:
     """The output folder: places finished downloads under safe, unique names.
 
@@ -130,11 +142,7 @@ class ArtifactFolder:
 
     def temporary_path(self, hint: str) -> Path:
         """Return a fresh, unused path for an in-progress download (a hidden ``.part`` file)."""
-        import secrets
-
-        token = secrets.token_hex(6)
-        stem = _truncate_utf8(safe_filename(hint), 60)
-        return self.directory / f".{stem}.{token}.part"
+        return part_path(self.directory, hint)
 
     def contains(self, path: Path) -> bool:
         """Return whether ``path`` lies inside this folder (after resolving links)."""

@@ -17,13 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["NOTEBOOK_ENV", "NotebookLocation", "find_notebook"]
+__all__ = ["NOTEBOOK_ENV", "NotebookLocation", "artifacts_folder", "find_notebook"]
 
 #: The variable a headless runner sets to the notebook's path.
 NOTEBOOK_ENV = "OPENAI_ARTIFACTS_NOTEBOOK"
 
 #: The folder used when no notebook can be found.
 FALLBACK_FOLDER = "openai_artifacts"
+
+
+def artifacts_folder(notebook: Path) -> Path:
+    """Where a notebook's files go: ``<notebook name>_artifacts/`` beside it."""
+    return notebook.parent / f"{notebook.stem}_artifacts"
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,7 @@ class NotebookLocation:
         """``<folder>/<notebook name>_artifacts``, or ``<cwd>/openai_artifacts`` when not found."""
         if self.notebook is None:
             return self.folder / FALLBACK_FOLDER
-        return self.folder / f"{self.notebook.stem}_artifacts"
+        return self.folder / artifacts_folder(self.notebook).name
 
     def describe(self) -> str:
         """One line saying where files go and how that was decided."""

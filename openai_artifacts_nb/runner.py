@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from openai_artifacts_nb.client import BACKEND_ENV
 from openai_artifacts_nb.errors import ConfigurationError
-from openai_artifacts_nb.notebook_path import NOTEBOOK_ENV
+from openai_artifacts_nb.manifest import MANIFEST_NAME
+from openai_artifacts_nb.notebook_path import NOTEBOOK_ENV, artifacts_folder
 
 __all__ = ["RunReport", "demo_command", "execute_notebook", "run_command"]
-
-BACKEND_ENV = "OPENAI_ARTIFACTS_BACKEND"
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class RunReport:
         return sorted(
             path
             for path in self.artifacts_dir.rglob("*")
-            if path.is_file() and not path.name.startswith(".") and path.name != "manifest.json"
+            if path.is_file() and not path.name.startswith(".") and path.name != MANIFEST_NAME
         )
 
 
@@ -85,7 +85,7 @@ def execute_notebook(
         error = f"{type(failure).__name__}: {failure}".splitlines()[0]
     executed.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(document, executed)  # type: ignore[no-untyped-call]
-    return RunReport(path, executed, path.parent / f"{path.stem}_artifacts", error)
+    return RunReport(path, executed, artifacts_folder(path), error)
 
 
 def _one_line(failure: Exception) -> str:

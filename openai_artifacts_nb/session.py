@@ -3,17 +3,17 @@
 :class:`ConversationSession` remembers the previous response (for ``previous_response_id``), the container
 the code runs in, and the input files uploaded into it. :meth:`ConversationSession.run` sends one Responses
 request with the ``code_interpreter`` tool and ``include=["code_interpreter_call.outputs"]``, streams it
-through the SDK, saves every file the reply made through the engine (``fetching.fetch``) and returns a
-:class:`PromptResult`. If the container expired between two turns, it says so (``on_notice``), starts a
-new one, uploads the input files again and goes on. SDK errors become one-line ``ApiError`` messages that
-never contain the key.
+through the SDK, reads the final ``Response`` once into a :class:`~openai_artifacts_nb.reply.Reply`, saves
+every file it made through the engine (``fetching.fetch``) and returns a :class:`PromptResult` with the
+files this turn shows (``FetchResult.new_this_turn``). If the container expired between two turns, it says
+so (``on_notice``), starts a new one, uploads the input files again and goes on. SDK errors become
+one-line ``ApiError`` messages (:mod:`~openai_artifacts_nb.api_errors`).
 
 Nothing here imports IPython; the magic is a thin adapter over this module, and tests call it directly.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from openai_artifacts_nb.download import DEFAULT_MAX_WORKERS
 from openai_artifacts_nb.errors import ApiError, ReplyError
-from openai_artifacts_nb.render import CodeRun, Usage
+from openai_artifacts_nb.reply import TERMINAL_EVENTS, CodeRun, Reply, Usage
 
 if TYPE_CHECKING:
     from openai import OpenAI
 
-__all__ = ["ConversationSession", "InputFile", "PromptResult", "api_error", "code_runs_of", "interpolate"]
+__all__ = ["ConversationSession", "InputFile", "PromptResult", "api_error", "code_runs_of"]
 
 INCLUDE = ["code_interpreter_call.outputs"]
 CONTAINER_NAME = "openai-artifacts-nb"
@@ -72,99 +72,28 @@ class PromptResult:
         return f"<PromptResult {self.response_id} · {len(self.text)} chars · {names}>"
 
 
-def interpolate(text: str, namespace: dict[str, Any]) -> str:
-    """Replace ``{name}`` (also ``{name.attr}``, ``{name[0]}``) with values from ``namespace``.
-
-    Fenced code blocks are left untouched (the code the model runs has its own braces), ``{{`` and ``}}``
-    are literal braces, and an unknown name raises :class:`KeyError` naming it, never a silent blank.
-    """
-    pieces: list[str] = []
-    position = 0
-    for fence in _FENCE.finditer(text):
-        pieces.append(_interpolate_prose(text[position : fence.start()], namespace))
-        pieces.append(fence.group(0))
-        position = fence.end()
-    pieces.append(_interpolate_prose(text[position:], namespace))
-    return "".join(pieces)
-
-
-_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n]*\n.*?^[ \t]*\1[ \t]*$", re.MULTILINE | re.DOTALL)
-_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[[^\[\]{}\n]*\])*)\}")
-
-
-def _interpolate_prose(text: str, namespace: dict[str, Any]) -> str:
-    def replace(match: re.Match[str]) -> str:
-        token = match.group(0)
-        if token in {"{{", "}}"}:
-            return token[0]
-        expression = match.group(1)
-        root = re.match(r"[A-Za-z_]\w*", expression)
-        if root is None or root.group(0) not in namespace:
-            raise KeyError(expression)
-        return str(eval(expression, {"__builtins__": {}}, namespace))
-
-    return _PLACEHOLDER.sub(replace, text)
-
-
-def _scrub(message: str, api_key: str | None) -> str:
-    from openai_artifacts_nb.client import redact_secrets
-
-    return redact_secrets(message, api_key, marker="sk-…")
-
-
-_HINTS = {
-    400: "Check the prompt and flags; --new starts a fresh conversation.",
-    401: "Check OPENAI_API_KEY (or use the local emulator: %openai local).",
-    403: "The key has no access to this model or region.",
-    404: "Check the model name (--model) and the ids.",
-    429: "Wait a moment and run the cell again, or check your plan's limits.",
-}
-
-
 def api_error(error: Exception, *, api_key: str | None = None, base_url: str | None = None) -> ApiError:
-    """Return the SDK exception ``error`` as a one-line :class:`ApiError` with a hint, never with the key."""
-    import openai
+    """Return the SDK exception ``error`` as a one-line :class:`ApiError` for a conversation's turn.
 
-    if isinstance(error, openai.APIConnectionError):
-        where = base_url or "the API"
+    :func:`~openai_artifacts_nb.api_errors.from_sdk_error` maps it; a conversation the server no longer
+    has gets the hint to start a fresh one.
+    """
+    from openai_artifacts_nb.api_errors import from_sdk_error
+
+    mapped = from_sdk_error(error, secret=api_key, base_url=base_url)
+    if mapped.code == "previous_response_not_found":
         return ApiError(
-            f"Could not reach {where} ({type(error).__name__}).",
-            hint="Check the network or OPENAI_BASE_URL; `%openai local` runs the emulator.",
+            str(mapped.args[0]),
+            status=mapped.status,
+            code="previous_response_not_found",
+            hint="The conversation is gone on the server; start a fresh one (--new, or `%openai reset`).",
         )
-    if isinstance(error, openai.APIStatusError):
-        body = error.body if isinstance(error.body, dict) else {}
-        detail = body.get("message") or getattr(error, "message", "") or str(error)
-        status = error.status_code
-        hint = _HINTS.get(status, "The service had a problem; run the cell again." if status >= 500 else "")
-        if body.get("code") == "previous_response_not_found":
-            hint = "The conversation is gone on the server; run the cell with --new or `%openai reset`."
-        text = " ".join(_scrub(str(detail), api_key).split())
-        return ApiError(f"OpenAI API error {status}: {text}", status=status, hint=hint)
-    return ApiError(" ".join(_scrub(str(error), api_key).split()) or type(error).__name__)
+    return mapped
 
 
 def code_runs_of(response: Any) -> list[CodeRun]:
     """Return the ``code_interpreter_call`` items of a response as :class:`CodeRun` objects."""
-    runs = []
-    for item in getattr(response, "output", None) or []:
-        if getattr(item, "type", "") != "code_interpreter_call":
-            continue
-        outputs = getattr(item, "outputs", None) or []
-        runs.append(
-            CodeRun(
-                item_id=str(getattr(item, "id", "")),
-                code=getattr(item, "code", None) or "",
-                logs="".join(
-                    str(getattr(out, "logs", "") or "")
-                    for out in outputs
-                    if getattr(out, "type", "") == "logs"
-                ),
-                status=str(getattr(item, "status", "") or "completed"),
-                container_id=getattr(item, "container_id", None),
-                images=sum(1 for out in outputs if getattr(out, "type", "") == "image"),
-            )
-        )
-    return runs
+    return list(Reply.from_response(response).code_runs)
 
 
 class ConversationSession:
@@ -207,6 +136,8 @@ class ConversationSession:
         """
         import openai
 
+        from openai_artifacts_nb.api_errors import is_container_expired
+
         started = time.time()
         notices: list[str] = []
 
@@ -231,32 +162,26 @@ class ConversationSession:
         try:
             try:
                 response = send(self._prepare_container(client, new_files, notify))
-            except (openai.BadRequestError, openai.NotFoundError) as error:
-                if self.container_id is None or not _mentions_expired_container(error):
+            except openai.APIStatusError as error:
+                if self.container_id is None or not is_container_expired(error):
                     raise
                 # Alive when asked a moment ago, expired by the time the request ran.
-                notify(
-                    f"Container {self.container_id} expired; started a new one"
-                    + (" and uploaded the inputs again." if self.inputs else ".")
-                )
+                notify(self._expired_notice())
                 response = send(self._prepare_container(client, [], notify, force_new=True))
         except openai.OpenAIError as error:
             raise api_error(error, api_key=client.api_key, base_url=str(client.base_url)) from None
 
-        status = str(getattr(response, "status", "completed") or "completed")
-        if status == "failed":
-            failure = getattr(response, "error", None)
-            message = getattr(failure, "message", None) or "the model could not finish"
+        reply = Reply.from_response(response)
+        if reply.status == "failed":
             raise ApiError(
-                f"The response failed: {message}", hint="Run the cell again, or change the prompt."
+                f"The response failed: {reply.error or 'the model could not finish'}",
+                hint="Run the cell again, or change the prompt.",
             )
-        if status == "incomplete":
-            details = getattr(response, "incomplete_details", None)
-            notify(f"The reply is incomplete ({getattr(details, 'reason', None) or 'unknown reason'}).")
+        if reply.status == "incomplete":
+            notify(f"The reply is incomplete ({reply.incomplete_reason or 'unknown reason'}).")
 
-        self.previous_response_id = response.id
-        runs = code_runs_of(response)
-        for run in runs:
+        self.previous_response_id = reply.id
+        for run in reply.code_runs:
             if run.container_id:
                 self.container_id = run.container_id
         self.turns += 1
@@ -264,7 +189,7 @@ class ConversationSession:
         from openai_artifacts_nb.fetching import fetch
 
         saved = fetch(
-            response,
+            reply,
             out_dir=out_dir,
             client=client,
             link_base=link_base if link_base is not None else out_dir,
@@ -272,58 +197,38 @@ class ConversationSession:
             progress=progress,
             max_workers=max_workers,
         )
+        fresh = saved.new_this_turn(self._shown, cited=reply.cited_keys)
+        self._shown.update((artifact.container_id, artifact.file_id) for artifact in fresh)
         return PromptResult(
-            text=saved.text or (getattr(response, "output_text", "") or ""),
-            artifacts=self._new_this_turn([*saved.artifacts, *getattr(saved, "skipped", [])], response),
+            text=saved.text or reply.text,
+            artifacts=fresh,
             failures=list(saved.failures),
-            response_id=response.id,
+            response_id=str(reply.id or ""),
             container_id=self.container_id,
-            model=str(getattr(response, "model", model) or model),
-            usage=Usage.from_response_usage(getattr(response, "usage", None)),
-            code_runs=runs,
+            model=reply.model or model,
+            usage=reply.usage,
+            code_runs=list(reply.code_runs),
             notices=notices,
             out_dir=saved.out_dir,
             manifest_path=saved.manifest_path,
             seconds=time.time() - started,
-            status=status,
+            status=reply.status,
         )
 
-    def _new_this_turn(self, artifacts: list[Any], response: Any) -> list[Any]:
-        """Drop files an earlier turn already showed unless this reply cites them again; no file twice.
-
-        The container listing finds every file made since the turn began, to the second; a quick earlier
-        turn's files can fall in that second, and showing them again would repeat the previous cell.
-        """
-        cited = _cited_keys(response)
-        fresh = []
-        for artifact in artifacts:
-            key = (artifact.container_id, artifact.file_id)
-            if key in self._shown and key not in cited:
-                continue
-            self._shown.add(key)
-            cited.discard(key)
-            fresh.append(artifact)
-        return fresh
+    def _expired_notice(self) -> str:
+        again = " and uploaded the inputs again." if self.inputs else "."
+        return f"Container {self.container_id} expired; started a new one{again}"
 
     def _prepare_container(
         self, client: OpenAI, new_files: list[Path], notify: Callable[[str], None], *, force_new: bool = False
     ) -> list[InputFile]:
         """Make sure a live container holds every input file; return the files uploaded now."""
-        import openai
+        from openai_artifacts_nb.api_errors import container_is_gone
 
         replace = force_new
-        if self.container_id is not None and not force_new:
-            try:
-                container = client.containers.retrieve(self.container_id)
-                alive = str(getattr(container, "status", "") or "").lower() not in {"expired", "deleted"}
-            except openai.NotFoundError:
-                alive = False
-            if not alive:
-                notify(
-                    f"Container {self.container_id} expired; started a new one"
-                    + (" and uploaded the inputs again." if self.inputs else ".")
-                )
-                replace = True
+        if self.container_id is not None and not force_new and container_is_gone(client, self.container_id):
+            notify(self._expired_notice())
+            replace = True
         if replace:
             # The conversation still names the dead container, so "auto" would fail: make one explicitly.
             self.container_id = None
@@ -378,7 +283,7 @@ def _consume(events: Any, on_event: Callable[[Any], None] | None) -> Any:
             if on_event is not None:
                 on_event(event)
             kind = getattr(event, "type", "")
-            if kind in {"response.completed", "response.incomplete", "response.failed"}:
+            if kind in TERMINAL_EVENTS:
                 final = event.response
             elif kind == "error":
                 message = getattr(event, "message", None) or "the stream reported an error"
@@ -389,17 +294,6 @@ def _consume(events: Any, on_event: Callable[[Any], None] | None) -> Any:
     if final is None:
         raise ReplyError("The reply stream ended before the response was complete; run the cell again.")
     return final
-
-
-def _cited_keys(response: Any) -> set[tuple[str | None, str | None]]:
-    """The (container id, file id) of every file the reply's text cites."""
-    keys: set[tuple[str | None, str | None]] = set()
-    for item in getattr(response, "output", None) or []:
-        for part in getattr(item, "content", None) or []:
-            for note in getattr(part, "annotations", None) or []:
-                if getattr(note, "type", "") == "container_file_citation":
-                    keys.add((getattr(note, "container_id", None), getattr(note, "file_id", None)))
-    return keys
 
 
 def _check_files(paths: Iterable[Path]) -> None:
@@ -415,8 +309,3 @@ def _files_note(uploaded: Sequence[InputFile]) -> str:
         return ""
     lines = [f"- {item.path.name}: {item.container_path}" for item in uploaded]
     return "\n\nFiles uploaded to the container for this conversation:\n" + "\n".join(lines)
-
-
-def _mentions_expired_container(error: Exception) -> bool:
-    text = str(getattr(error, "message", "") or error).lower()
-    return "container" in text and ("expired" in text or "not found" in text)

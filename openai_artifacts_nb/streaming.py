@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # The fence and code-span patterns are escape_markdown_html's own, so a split found with them is exact.
-from openai_artifacts_nb.render import _FENCE, _INLINE_CODE, CodeRun, MimeBundle, escape_markdown_html
+from openai_artifacts_nb.markup import FENCE, INLINE_CODE, escape_markdown_html
+from openai_artifacts_nb.render import MimeBundle, code_run_markdown, code_run_plain, filter_bundle
+from openai_artifacts_nb.reply import TERMINAL_EVENTS, ArtifactRef, CodeRun, ReplyBuilder
 
 __all__ = ["ReplyStream", "ShownText", "ShownTextBuilder", "StreamingView", "hold_back_sandbox_links"]
 
@@ -135,11 +137,11 @@ def _escapes_alone(chunk: str) -> bool:
     a finished code span: then no fence or span can reach past the end of ``chunk``.
     """
     position = 0
-    for fence in _FENCE.finditer(chunk):
+    for fence in FENCE.finditer(chunk):
         if not fence.group(3):
             return False
         position = fence.end()
-    for span in _INLINE_CODE.finditer(chunk, position):
+    for span in INLINE_CODE.finditer(chunk, position):
         if "`" in chunk[position : span.start()]:
             return False
         position = span.end()
@@ -168,8 +170,9 @@ class StreamingView:
         """Return the view as Markdown, with the running code block open."""
         parts = []
         for run in self.code_runs:
-            running = run.status in {"in_progress", "interpreting"}
-            parts.append(run.markdown(open_block=running, note="running…" if running else ""))
+            parts.append(
+                code_run_markdown(run, open_block=run.running, note="running…" if run.running else "")
+            )
         if self.text:
             parts.append(self._shown().markdown)
         if self.note:
@@ -178,7 +181,7 @@ class StreamingView:
 
     def plain(self) -> str:
         """Return the view as plain text."""
-        lines = [run.plain() for run in self.code_runs]
+        lines = [code_run_plain(run) for run in self.code_runs]
         if self.text:
             lines.append(self._shown().plain)
         if self.note:
@@ -188,12 +191,7 @@ class StreamingView:
     def _repr_mimebundle_(
         self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None, **kwargs: Any
     ) -> MimeBundle:
-        bundle = {"text/plain": self.plain(), "text/markdown": self.markdown()}
-        if include:
-            bundle = {key: value for key, value in bundle.items() if key in set(include)}
-        if exclude:
-            bundle = {key: value for key, value in bundle.items() if key not in set(exclude)}
-        return bundle
+        return filter_bundle({"text/plain": self.plain(), "text/markdown": self.markdown()}, include, exclude)
 
 
 class ReplyStream:
@@ -224,12 +222,9 @@ class ReplyStream:
         self._clock = clock
         self._display = display
         self._handle: Any = None
-        self._text_parts: list[str] = []
-        self._text_length = 0
+        self._reply = ReplyBuilder()
         self._drawn_length = 0
         self._last_draw = float("-inf")
-        self._runs: dict[str, CodeRun] = {}
-        self._code_parts: dict[str, list[str]] = {}
         self._note = ""
         self._dirty = False
         self._shown_text = ShownTextBuilder()
@@ -242,19 +237,19 @@ class ReplyStream:
         return self._shown_text.processed_chars
 
     @property
+    def reply(self) -> ReplyBuilder:
+        """The reply as it streams in (the same parser the final model is built with)."""
+        return self._reply
+
+    @property
     def text(self) -> str:
         """The reply text received so far."""
-        if len(self._text_parts) > 1:
-            self._text_parts = ["".join(self._text_parts)]
-        return "".join(self._text_parts)
+        return self._reply.text
 
     @property
     def code_runs(self) -> list[CodeRun]:
         """The code runs seen so far, in order."""
-        for item_id, parts in self._code_parts.items():
-            if parts and self._runs[item_id].status != "completed":
-                self._runs[item_id].code = "".join(parts)
-        return list(self._runs.values())
+        return self._reply.code_runs
 
     def start(self) -> None:
         """Show the stream's output right away (a "waiting" note), so the cell never looks idle."""
@@ -267,67 +262,27 @@ class ReplyStream:
         self._note = message
         self._draw(force=True)
 
-    def handle(self, event: Any) -> None:
-        """Take one streamed event (SDK object or anything with the same attributes)."""
+    def handle(self, event: Any) -> list[ArtifactRef]:
+        """Take one streamed event (SDK object or anything with the same attributes); return the artifact
+        references it revealed (see :meth:`~openai_artifacts_nb.reply.ReplyBuilder.feed`)."""
+        found = self._reply.feed(event)
         kind = getattr(event, "type", "")
-        if kind == "response.output_text.delta":
-            delta = getattr(event, "delta", "") or ""
-            self._text_parts.append(delta)
-            self._text_length += len(delta)
+        item_type = getattr(getattr(event, "item", None), "type", "")
+        if kind in ("response.output_text.delta", "response.code_interpreter_call_code.delta"):
             self._dirty = True
             self._draw()
-        elif kind == "response.output_item.added":
-            item = getattr(event, "item", None)
-            if getattr(item, "type", "") == "code_interpreter_call":
-                item_id = str(getattr(item, "id", "") or f"ci_{len(self._runs)}")
-                self._runs[item_id] = CodeRun(item_id, container_id=getattr(item, "container_id", None))
-                self._code_parts[item_id] = []
-                self._note = "the model is writing code…"
-                self._draw(force=True)
-            elif getattr(item, "type", "") == "message" and self._text_length:
-                self._text_parts.append("\n\n")
-                self._text_length += 2
-        elif kind == "response.code_interpreter_call_code.delta":
-            parts = self._code_parts.setdefault(str(getattr(event, "item_id", "")), [])
-            parts.append(getattr(event, "delta", "") or "")
-            self._ensure_run(str(getattr(event, "item_id", "")))
-            self._dirty = True
-            self._draw()
-        elif kind == "response.code_interpreter_call_code.done":
-            run = self._ensure_run(str(getattr(event, "item_id", "")))
-            run.code = getattr(event, "code", "") or "".join(self._code_parts.get(run.item_id, []))
+        elif kind == "response.output_item.added" and item_type == "code_interpreter_call":
+            self._note = "the model is writing code…"
+            self._draw(force=True)
         elif kind == "response.code_interpreter_call.interpreting":
-            run = self._ensure_run(str(getattr(event, "item_id", "")))
-            run.status = "interpreting"
             self.note("running code in the container…")
-        elif kind == "response.output_item.done":
-            item = getattr(event, "item", None)
-            if getattr(item, "type", "") == "code_interpreter_call":
-                self._finish_run(item)
-        elif kind in {"response.completed", "response.failed", "response.incomplete"}:
+        elif kind == "response.output_item.done" and item_type == "code_interpreter_call":
+            self._note = "the model is writing…"
+            self._draw(force=True)
+        elif kind in TERMINAL_EVENTS:
             self._note = ""
             self._draw(force=True)
-
-    def _ensure_run(self, item_id: str) -> CodeRun:
-        if item_id not in self._runs:
-            self._runs[item_id] = CodeRun(item_id)
-            self._code_parts.setdefault(item_id, [])
-        return self._runs[item_id]
-
-    def _finish_run(self, item: Any) -> None:
-        run = self._ensure_run(str(getattr(item, "id", "")))
-        run.code = getattr(item, "code", None) or "".join(self._code_parts.get(run.item_id, []))
-        run.status = getattr(item, "status", "completed") or "completed"
-        run.container_id = getattr(item, "container_id", None) or run.container_id
-        outputs = getattr(item, "outputs", None) or []
-        run.logs = "".join(
-            str(getattr(output, "logs", "") or "")
-            for output in outputs
-            if getattr(output, "type", "") == "logs"
-        )
-        run.images = sum(1 for output in outputs if getattr(output, "type", "") == "image")
-        self._note = "the model is writing…"
-        self._draw(force=True)
+        return found
 
     def view(self) -> StreamingView:
         """Return what the stream shows now."""
@@ -341,12 +296,12 @@ class ReplyStream:
         if not force:
             if not self._dirty or now - self._last_draw < self.min_interval:
                 return
-            grown = self._text_length - self._drawn_length
+            grown = self._reply.text_length - self._drawn_length
             if grown < max(1, self._drawn_length // 4) and now - self._last_draw < self._wait():
                 return
         view = self.view()
         self._last_draw = now
-        self._drawn_length = self._text_length
+        self._drawn_length = self._reply.text_length
         self._dirty = False
         self.redraws += 1
         self.drawn_chars += len(view.text)
@@ -375,7 +330,7 @@ class ReplyStream:
         """The turn failed: keep what arrived (without the status note), or ``empty`` if nothing did."""
         self._note = ""
         if self.live and self._handle is not None:
-            has_content = bool(self._text_length or self._runs)
+            has_content = bool(self._reply.text_length or self._reply.code_runs)
             self._handle.update(self.view() if has_content else empty)
 
     def finish(self, final: Any) -> None:

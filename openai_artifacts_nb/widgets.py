@@ -18,8 +18,9 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import ipywidgets
@@ -187,6 +188,11 @@ class FetchProgress(ipywidgets.VBox):  # type: ignore[misc]
                 child.close()
             row.close()
         super().close()
+
+    @property
+    def bars(self) -> Mapping[str, tuple[ipywidgets.FloatProgress, ipywidgets.HTML]]:
+        """Each file's bar and label, by the name it is reported under (read-only)."""
+        return MappingProxyType(self._bars)
 
     @property
     def names(self) -> Iterable[str]:

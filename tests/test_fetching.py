@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from openai_artifacts_nb.cli import fetch_command
 from openai_artifacts_nb.errors import (
     ApiError,
     ConfigurationError,
@@ -23,7 +24,7 @@ from openai_artifacts_nb.errors import (
     FileMissingError,
     ReplyError,
 )
-from openai_artifacts_nb.fetching import FetchResult, fetch, fetch_command
+from openai_artifacts_nb.fetching import FetchResult, fetch
 from openai_artifacts_nb.manifest import MANIFEST_NAME
 from tests.plugins.engine import TEST_API_KEY, ReplayServer
 

@@ -149,7 +149,7 @@ def test_interpolation_fills_prose_and_leaves_code_alone(ip: InteractiveShell) -
     run_ok(ip, cell)
     assert ip.user_ns["result"].code_runs[0].logs.strip() == "7"
     magics = _magics(ip)
-    assert magics._prompt("", "Make {rows} rows, {{literal}}.") == "Make 3 rows, {literal}."
+    assert magics.prompt_text("", "Make {rows} rows, {{literal}}.") == "Make 3 rows, {literal}."
 
 
 def test_unknown_variable_is_a_usage_error(ip: InteractiveShell) -> None:
@@ -276,12 +276,12 @@ def test_local_backend_starts_and_close_stops_the_embedded_emulator(
     monkeypatch.setenv("OPENAI_ARTIFACTS_BACKEND", "local")
     run_ok(ip, "%%openai --out result\n```python\nprint('embedded')\n```")
     magics = _magics(ip)
-    base_url = magics._server.base_url
+    base_url = magics.local_server.base_url
     assert ip.user_ns["result"].code_runs[0].logs.strip() == "embedded"
     assert httpx2.get(base_url.removesuffix("/v1") + "/_emulator/health").status_code == 200
     assert magics.session.previous_response_id is not None
     magics.close()
-    assert magics._server is None
+    assert magics.local_server is None
     assert magics.session.previous_response_id is None, "the stopped server's conversation is gone"
     with pytest.raises(httpx2.HTTPError):
         httpx2.get(base_url.removesuffix("/v1") + "/_emulator/health", timeout=2)

@@ -11,7 +11,7 @@ import pytest
 
 from openai_artifacts_nb.errors import ApiError, ConfigurationError
 from openai_artifacts_nb.local import LocalServer
-from openai_artifacts_nb.session import ConversationSession, api_error, interpolate
+from openai_artifacts_nb.session import ConversationSession, api_error
 
 WRITE = "```python\nopen('/mnt/data/{name}', 'w').write('{text}')\nprint('wrote {name}')\n```"
 
@@ -153,17 +153,6 @@ def test_api_error_hints_and_no_key() -> None:
     )
     assert "--new" in str(gone)
     assert "sk-…" in str(api_error(RuntimeError("key sk-abcdef123456 leaked")))
-
-
-def test_interpolation() -> None:
-    namespace = {"n": 3, "cfg": {"a": [1, 2]}, "name": "sales"}
-    assert interpolate("Use {n} rows of {name}.", namespace) == "Use 3 rows of sales."
-    assert interpolate("{cfg['a'][1]} and {{braces}}", namespace) == "2 and {braces}"
-    code = "Plot {name}.\n```python\nprint(f'{n}')\nd = {'k': 1}\n```\nDone {n}."
-    assert interpolate(code, namespace) == "Plot sales.\n```python\nprint(f'{n}')\nd = {'k': 1}\n```\nDone 3."
-    assert interpolate('JSON like {"a": 1} stays', namespace) == 'JSON like {"a": 1} stays'
-    with pytest.raises(KeyError, match="missing"):
-        interpolate("{missing}", namespace)
 
 
 def test_a_container_that_expires_between_the_check_and_the_request(

@@ -308,3 +308,22 @@ def test_abandon_keeps_what_arrived_without_the_waiting_note() -> None:
     nothing.start()
     nothing.abandon("EMPTY")
     assert empty.shown[-1] == "EMPTY"
+
+
+def test_the_stream_reports_each_file_once_and_agrees_with_the_final_reply(
+    recorded_events: list[dict[str, Any]],
+) -> None:
+    from openai._models import construct_type
+    from openai.types.responses import ResponseStreamEvent
+
+    from openai_artifacts_nb.reply import Reply
+
+    stream = ReplyStream(live=True, display=FakeDisplay())
+    found = []
+    for data in recorded_events:
+        found += stream.handle(construct_type(type_=ResponseStreamEvent, value=data))
+    keys = [ref.key for ref in found]
+    assert len(keys) == len(set(keys)), "each file is reported once"
+    final = Reply.from_events(recorded_events)
+    assert set(keys) == {ref.key for ref in final.artifacts}
+    assert stream.reply.build().text == final.text

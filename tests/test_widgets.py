@@ -91,11 +91,11 @@ def test_fetch_progress_throttles_and_always_shows_the_end() -> None:
     bars = FetchProgress(interval=60.0, min_bytes=0)
     for done in range(0, 1001, 10):
         bars("data.csv", done, 1000)
-    bar, label = bars._bars["data.csv"]
+    bar, label = bars.bars["data.csv"]
     assert bar.value == 1000.0 and bar.max == 1000.0
     assert label.value == "data.csv: 1.0 KB of 1.0 KB"
     bars("stream.bin", 5000, None)
-    assert bars._bars["stream.bin"][1].value == "stream.bin: 5.0 KB"
+    assert bars.bars["stream.bin"][1].value == "stream.bin: 5.0 KB"
     assert list(bars.names) == ["data.csv", "stream.bin"]
     assert "oai-fetch-progress" in bars._dom_classes
 
@@ -113,7 +113,7 @@ def test_fetch_progress_from_worker_threads() -> None:
     for thread in threads:
         thread.join()
     assert len(bars.children) == 8
-    assert all(bar.value == 100.0 for bar, _ in bars._bars.values())
+    assert all(bar.value == 100.0 for bar, _ in bars.bars.values())
 
 
 @pytest.mark.parametrize("size", [0, 1, 3, 4, 5])
@@ -130,7 +130,7 @@ def test_tiny_and_empty_files(tmp_path: Path, size: int) -> None:
 def test_closing_the_progress_closes_every_bar() -> None:
     bars = FetchProgress(interval=0.0, min_bytes=0)
     bars("a.csv", 1, 2)
-    bar, label = bars._bars["a.csv"]
+    bar, label = bars.bars["a.csv"]
     bars.close()
     assert bar.comm is None and label.comm is None and bars.comm is None
 
