@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from openai_artifacts_nb.previews import PreviewLimits, Table, display_image, read_table, read_text
+from openai_artifacts_nb.previews import (
+    PreviewLimits,
+    PreviewRefused,
+    Table,
+    display_image,
+    read_table,
+    read_text_preview,
+)
 
 __all__ = [
     "ArtifactCard",
@@ -371,6 +378,8 @@ class ArtifactView:
                 kind = "text" if self.mime_type.startswith("text/") or self.path.suffix == ".json" else "file"
             if kind == "text":
                 return self._text_bundle()
+        except PreviewRefused as refused:  # over its budget, or not what its name says: the card says why
+            return self._card_bundle(note=f"no preview: {refused}"[:300])
         except Exception as error:  # a preview must never lose the file: fall back to the card
             return self._card_bundle(note=f"no preview: {type(error).__name__}: {error}"[:200])
         return self._card_bundle()
@@ -441,10 +450,9 @@ class ArtifactView:
         return {"text/plain": f"{self.caption_plain()}\n{table.plain()}", "text/html": markup}
 
     def _text_bundle(self) -> MimeBundle:
-        text, shown, total, cut = read_text(self.path, self.limits)
-        footer = f"{shown:,} of {total:,} lines" + (
-            f" (first {human_size(self.limits.text_bytes)})" if cut else ""
-        )
+        preview = read_text_preview(self.path, self.limits)
+        text, footer = preview.text, preview.footer(self.limits)
+        code = f"<pre>{html.escape(text)}</pre>"
         try:
             from pygments import highlight
             from pygments.formatters import HtmlFormatter
@@ -455,9 +463,10 @@ class ArtifactView:
                 lexer = get_lexer_for_filename(self.filename)
             except ClassNotFound:
                 lexer = TextLexer()
-            code = highlight(text, lexer, HtmlFormatter(noclasses=True, nowrap=False))
+            if preview.highlight:  # regex lexers slow down on huge tokens: very long lines stay plain
+                code = highlight(text, lexer, HtmlFormatter(noclasses=True, nowrap=False))
         except ImportError:
-            code = f"<pre>{html.escape(text)}</pre>"
+            pass
         markup = (
             f'<div class="oai-artifact-text" data-filename="{html.escape(self.filename)}" '
             f'style="max-height:420px;overflow:auto">{code}</div>'
