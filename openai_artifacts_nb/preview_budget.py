@@ -47,6 +47,7 @@ class Budget:
     seconds: float = 1.5
     what: str = "the file"
     used: int = 0
+    parts: list[Budget] = field(default_factory=list, repr=False)
     _deadline: float = field(default=0.0, repr=False)
 
     def __post_init__(self) -> None:
@@ -56,7 +57,13 @@ class Budget:
         """A budget of ``max_bytes`` for one part of the same file, sharing this one's deadline."""
         budget = Budget(max_bytes, self.seconds, what)
         budget._deadline = self._deadline
+        self.parts.append(budget)
         return budget
+
+    @property
+    def spent(self) -> int:
+        """Bytes taken by this budget and every part budget made from it."""
+        return self.used + sum(part.spent for part in self.parts)
 
     @property
     def exhausted(self) -> bool:

@@ -24,8 +24,8 @@ from openai_artifacts_nb.preview_budget import Budget, PreviewRefused, format_by
 
 __all__ = ["SHEET_XML_MAX_BYTES", "STRINGS_XML_MAX_BYTES", "XlsxPreview", "read_xlsx"]
 
-#: How much of the first sheet's XML is parsed (decompressed bytes): about 100,000 cells.
-SHEET_XML_MAX_BYTES = 4 * 1024 * 1024
+#: How much of the first sheet's XML is parsed (decompressed bytes): about 80,000 cells.
+SHEET_XML_MAX_BYTES = 2 * 1024 * 1024
 #: How much of the shared-strings part is parsed to find the strings the shown cells use.
 STRINGS_XML_MAX_BYTES = 4 * 1024 * 1024
 _SMALL_PART_MAX_BYTES = 1024 * 1024
@@ -246,6 +246,11 @@ class _SheetReader:
         self.ended = False
 
     def start(self, tag: str, attrs: dict[str, str]) -> None:
+        if self.cell is None and self.next_column >= self.columns and (tag == "c" or tag.endswith(":c")):
+            # Past the column cap: count the cell and nothing else, so a very wide row costs little.
+            self.next_column += 1
+            self.widest = max(self.widest, self.next_column)
+            return
         tag = _local(tag)
         if tag == "c" and self.current is not None:
             column = self.next_column
@@ -456,7 +461,8 @@ def read_xlsx(path: Path, *, rows: int, columns: int, cell_chars: int, budget: B
     table = table[: rows + 1]
     total: int | None = None
     if (reader.ended or complete) and len(reader.rows) <= rows:
-        total = len(table) - 1
+        span = reader.row_number - reader.first_row if reader.first_row is not None else 0
+        total = max(span, len(table) - 1)
     elif reader.dimension_rows is not None and reader.first_row is not None:
         total = max(reader.dimension_rows - reader.first_row, len(table) - 1)
     others = [name for name, _ in book.sheets[1:]]
