@@ -93,7 +93,7 @@ def xlsx_wide_first_row(path: Path, cells: int) -> None:
 
 
 def xlsx_huge_shared_strings(path: Path, strings_bytes: int) -> None:
-    """An XLSX whose shared-strings part is ``strings_bytes`` of XML, the sheet using its first and last string."""
+    """An XLSX with ``strings_bytes`` of shared-strings XML; the sheet uses its first and last string."""
     unit = "<si><t>" + "x" * 1000 + "</t></si>"
     count = max(2, strings_bytes // len(unit))
 
@@ -120,7 +120,7 @@ def xlsx_huge_shared_strings(path: Path, strings_bytes: int) -> None:
 
 
 def csv_sniffer_trap(path: Path, size: int) -> None:
-    """A CSV whose first line is ``,"a`` repeated: ``csv.Sniffer``'s quote regex backtracks over it quadratically."""
+    """A CSV whose second line is ``,"a`` repeated: ``csv.Sniffer``'s quote regex is quadratic on it."""
     line = ',"a' * (size // 3)
     path.write_text("h1,h2\n" + line + "\n1,2\n", encoding="utf-8")
 
@@ -149,7 +149,7 @@ def parquet_big_first_value(path: Path, size: int) -> None:
 
 
 def png_claiming(path: Path, side: int) -> None:
-    """A 1-bit ``side``×``side`` black PNG: tiny on disk (about 18 KB at 12000), ``side``² pixels to decode."""
+    """A 1-bit ``side``×``side`` black PNG: about 18 KB on disk at 12000, ``side``² pixels to decode."""
     row = b"\x00" + bytes((side + 7) // 8)
     compressor = zlib.compressobj(9)
     data = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
@@ -178,7 +178,7 @@ def json_of_numbers(path: Path, size: int) -> None:
 
 @dataclass(frozen=True)
 class Hostile:
-    """One hostile file: its name, how to make it (full, quick and smoke sizes) and what the preview must be."""
+    """One hostile file: its name, how to make it (full, quick, smoke sizes), what the preview must be."""
 
     name: str
     filename: str
@@ -311,7 +311,8 @@ def run(settings: Settings) -> list[Row]:
         kinds = {result["kind"] for result in results}
         if kinds != {hostile.expect}:
             raise BenchError(
-                f"{hostile.name}: the preview was {sorted(kinds)}, not {hostile.expect}: {results[0]['plain']}"
+                f"{hostile.name}: the preview was {sorted(kinds)}, not {hostile.expect}: "
+                f"{results[0]['plain']}"
             )
         rows.extend(_rows(hostile, results))
     return rows

@@ -134,7 +134,9 @@ def test_cells_are_cut_as_they_arrive_and_row_gaps_stay_within_the_cap(tmp_path:
         write((HEAD + '<row r="1"><c r="A1" t="inlineStr"><is><t>').encode())
         for _ in range(15):
             write(b"y" * 100_000)
-        write(b'</t></is></c></row><row r="1000000"><c r="B1000000"><v>7</v></c></row></sheetData></worksheet>')
+        write(
+            b'</t></is></c></row><row r="1000000"><c r="B1000000"><v>7</v></c></row></sheetData></worksheet>'
+        )
 
     path = tmp_path / "gap.xlsx"
     write_xlsx(path, sheet)
