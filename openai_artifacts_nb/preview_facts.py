@@ -14,7 +14,14 @@ from pathlib import Path
 
 from openai_artifacts_nb.preview_budget import PreviewRefused, format_bytes
 
-__all__ = ["ZipDirectory", "file_facts", "pdf_page_count", "read_zip_directory", "type_label"]
+__all__ = [
+    "ZipDirectory",
+    "describe_file",
+    "file_facts",
+    "pdf_page_count",
+    "read_zip_directory",
+    "type_label",
+]
 
 _ZIP_TAIL = 22 + 65_535 + 20
 _ZIP_DIRECTORY_MAX_BYTES = 4 * 1024 * 1024
@@ -119,6 +126,15 @@ def pdf_page_count(path: Path) -> int | None:
 
 def _plural(count: int, word: str) -> str:
     return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
+
+
+def describe_file(path: Path, filename: str, mime_type: str, size: int, *, facts: bool = True) -> list[str]:
+    """What a caption says about a file: ``["PDF", "9.5 MiB", "12 pages"]`` (facts only when ``facts``)."""
+    return [
+        type_label(filename, mime_type),
+        format_bytes(size),
+        *(file_facts(path, mime_type) if facts else []),
+    ]
 
 
 def file_facts(path: Path, mime_type: str = "") -> list[str]:

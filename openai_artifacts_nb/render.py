@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from openai_artifacts_nb.preview_facts import describe_file
 from openai_artifacts_nb.previews import (
     PreviewLimits,
     PreviewRefused,
@@ -400,14 +401,20 @@ class ArtifactView:
         extra = f' <span class="oai-artifact-note">· {html.escape(note)}</span>' if note else ""
         return (
             f'<div class="oai-artifact-card" data-filename="{name}" style="font-size:0.9em;margin:2px 0 8px">'
-            f'<b class="oai-artifact-name">{name}</b> · {html.escape(self.mime_type)} · '
-            f"{html.escape(human_size(self.size))} · {' · '.join(links)}{extra}</div>"
+            f'<b class="oai-artifact-name">{name}</b> · <span class="oai-artifact-type" '
+            f'title="{html.escape(self.mime_type)}">{html.escape(self._described())}</span> · '
+            f"{' · '.join(links)}{extra}</div>"
+        )
+
+    def _described(self) -> str:
+        """Short type, size and (for other files) cheap facts: ``"PDF · 9.5 MiB · 12 pages"``."""
+        return " · ".join(
+            describe_file(self.path, self.filename, self.mime_type, self.size, facts=self.kind == "file")
         )
 
     def caption_plain(self) -> str:
         """Return the file card as one line of text."""
-        size = human_size(self.size)
-        return f"[{self.kind}] {self.filename} · {self.mime_type} · {size} · saved to {self.relative_path}"
+        return f"[{self.kind}] {self.filename} · {self._described()} · saved to {self.relative_path}"
 
     def _card_bundle(self, note: str = "") -> MimeBundle:
         plain = self.caption_plain() + (f" ({note})" if note else "")
