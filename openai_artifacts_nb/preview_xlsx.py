@@ -11,6 +11,7 @@ are cut as they arrive, and only the shared strings the shown cells use are kept
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import zipfile
@@ -301,48 +302,97 @@ class _SheetReader:
             cell.length += len(piece)
 
 
+_SST_ROOT = re.compile(rb"<([A-Za-z_][\w.\-]{0,40}:)?sst[\s>/]")
+_FRAGMENT_MAX_BYTES = 64 * 1024
+
+
+def _locate_strings(
+    archive: zipfile.ZipFile, name: str, wanted: set[int], budget: Budget
+) -> tuple[bytes, dict[int, int], bytes]:
+    """Decompress the part up to its cap and find where each wanted ``<si>`` starts, by scanning bytes.
+
+    Counting ``<si`` markers with a regex runs at C speed; parsing every string with expat would cost a
+    Python callback per element (a second per 4 MiB of one-letter strings). Returns the bytes read, the
+    start offset of each wanted string found, and the element prefix (``b"x:"`` or ``b""``).
+    """
+    last = max(wanted)
+    data = bytearray()
+    starts: dict[int, int] = {}
+    marker: re.Pattern[bytes] | None = None
+    prefix = b""
+    index = -1
+    scanned = 0
+    with archive.open(name) as stream:
+        while True:
+            chunk = stream.read(_CHUNK)
+            data += chunk
+            within = budget.take(len(chunk))
+            if marker is None:
+                root = _SST_ROOT.search(data[: 4 * _CHUNK])
+                if root is None and len(data) < 4 * _CHUNK and chunk:
+                    continue
+                prefix = (root.group(1) or b"") if root else b""
+                marker = re.compile(b"<" + re.escape(prefix) + rb"si[\s/>]")
+            # A marker is at most len(prefix) + 4 bytes: ones starting in the last few bytes wait for more.
+            limit = len(data) if not chunk or not within else max(scanned, len(data) - len(prefix) - 4)
+            for match in marker.finditer(data, scanned, len(data)):
+                if match.start() >= limit:
+                    break
+                index += 1
+                scanned = match.end()
+                if index in wanted:
+                    starts[index] = match.start()
+                if index >= last:
+                    return bytes(data), starts, prefix
+            scanned = max(scanned, limit)
+            if not chunk or not within:
+                return bytes(data), starts, prefix
+
+
 def _read_shared_strings(
     archive: zipfile.ZipFile, name: str, wanted: set[int], budget: Budget, cell_chars: int
 ) -> tuple[dict[int, str], bool]:
-    """The shared strings with the indices in ``wanted``; True when every one of them was found."""
-    found: dict[int, list[str]] = {}
-    last = max(wanted)
-    state = {"index": -1, "depth_rph": 0, "capture": False}
+    """The shared strings with the indices in ``wanted``; True when every one of them was found.
 
-    def start(tag: str, attrs: dict[str, str]) -> None:
-        tag = _local(tag)
-        if tag == "si":
-            state["index"] += 1
-            if state["index"] > last:
-                raise _Stop
-            if state["index"] in wanted:
-                found[state["index"]] = []
-        elif tag == "rPh":
-            state["depth_rph"] += 1
-        elif tag == "t" and not state["depth_rph"] and state["index"] in found:
-            state["capture"] = True
+    Each wanted string's ``<si>`` element (at most 64 KiB of it) is parsed with expat, so entities, rich
+    text runs and phonetic guides (``<rPh>``, left out) are read as Excel means them.
+    """
+    data, starts, prefix = _locate_strings(archive, name, wanted, budget)
+    closing = b"</" + prefix + b"si>"
+    strings: dict[int, str] = {}
+    for index, start in starts.items():
+        end = data.find(closing, start, start + _FRAGMENT_MAX_BYTES)
+        fragment = data[start : end + len(closing) if end >= 0 else start + _FRAGMENT_MAX_BYTES]
+        pieces: list[str] = []
+        state = {"rph": 0, "capture": False}
 
-    def end(tag: str) -> None:
-        tag = _local(tag)
-        if tag == "rPh":
-            state["depth_rph"] -= 1
-        elif tag == "t":
-            state["capture"] = False
+        def begin(tag: str, attrs: dict[str, str], state: dict[str, Any] = state) -> None:
+            tag = _local(tag)
+            if tag == "rPh":
+                state["rph"] += 1
+            elif tag == "t" and not state["rph"]:
+                state["capture"] = True
 
-    def text(data: str) -> None:
-        if state["capture"]:
-            pieces = found[int(state["index"])]
-            have = sum(len(piece) for piece in pieces)
-            if have <= cell_chars:
-                pieces.append(data[: cell_chars + 1 - have])
+        def finish(tag: str, state: dict[str, Any] = state) -> None:
+            tag = _local(tag)
+            if tag == "rPh":
+                state["rph"] -= 1
+            elif tag == "t":
+                state["capture"] = False
 
-    _parse_part(
-        archive,
-        name,
-        budget,
-        {"StartElementHandler": start, "EndElementHandler": end, "CharacterDataHandler": text},
-    )
-    strings = {index: "".join(pieces) for index, pieces in found.items()}
+        def text(piece: str, state: dict[str, Any] = state, pieces: list[str] = pieces) -> None:
+            have = sum(len(part) for part in pieces)
+            if state["capture"] and have <= cell_chars:
+                pieces.append(piece[: cell_chars + 1 - have])
+
+        parser = expat.ParserCreate()
+        parser.StartElementHandler = begin
+        parser.EndElementHandler = finish
+        parser.CharacterDataHandler = text
+        parser.StartDoctypeDeclHandler = lambda *_: None
+        with contextlib.suppress(expat.ExpatError):  # a cut or broken fragment keeps the text read so far
+            parser.Parse(fragment, False)
+        strings[index] = "".join(pieces)
     return strings, wanted <= set(strings)
 
 

@@ -144,3 +144,28 @@ def test_cells_are_cut_as_they_arrive_and_row_gaps_stay_within_the_cap(tmp_path:
     assert preview.rows[0] == ["y" * 199 + "…", ""]
     assert preview.rows[1:] == [["", ""], ["", ""], ["", ""]]
     assert len(preview.rows) == 4
+
+
+def test_strings_are_found_by_index_across_chunks_with_prefixes_and_entities(tmp_path: Path) -> None:
+    def sheet(part: object) -> None:
+        cells = "".join(
+            f'<x:c r="{col}1" t="s"><x:v>{n}</x:v></x:c>'
+            for col, n in zip("ABCD", (0, 4321, 99_999, 1), strict=True)
+        )
+        head = (
+            '<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:sheetData>'
+        )
+        part.write((head + f'<x:row r="1">{cells}</x:row></x:sheetData></x:worksheet>').encode())  # type: ignore[attr-defined]
+
+    def strings(part: object) -> None:
+        body = "".join(
+            "<x:si><x:t>a &amp; b</x:t></x:si>" if n == 1 else f"<x:si><x:t>s{n}</x:t></x:si>"
+            for n in range(100_000)
+        )
+        root = '<x:sst xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        part.write((root + body + "<x:sit/></x:sst>").encode())  # type: ignore[attr-defined]
+
+    path = tmp_path / "prefixed.xlsx"
+    write_xlsx(path, sheet, strings)
+    preview = _read(path, Budget(0))
+    assert preview.rows == [["s0", "s4321", "s99999", "a & b"]] and preview.note == ""
