@@ -194,7 +194,7 @@ CASES = (
         "wide.xlsx",
         xlsx_wide_first_row,
         (2_000_000, 500_000, 300_000),
-        "card",
+        "table",
         "small.xlsx",
     ),
     Hostile(

@@ -27,6 +27,8 @@ __all__ = ["SHEET_XML_MAX_BYTES", "STRINGS_XML_MAX_BYTES", "XlsxPreview", "read_
 
 #: How much of the first sheet's XML is parsed (decompressed bytes): about 80,000 cells.
 SHEET_XML_MAX_BYTES = 2 * 1024 * 1024
+#: How much of wide rows is scanned over (for the end of the row, at C speed) after the column cap.
+ROW_SKIP_MAX_BYTES = 128 * 1024 * 1024
 #: How much of the shared-strings part is parsed to find the strings the shown cells use.
 STRINGS_XML_MAX_BYTES = 4 * 1024 * 1024
 _SMALL_PART_MAX_BYTES = 1024 * 1024
@@ -46,6 +48,10 @@ _RANGE_REF = re.compile(r"[A-Za-z]{1,3}(\d{1,7})(?::[A-Za-z]{1,3}(\d{1,7}))?$")
 
 class _Stop(Exception):
     """Raised inside a parser callback once the reader has what it needs."""
+
+
+class _SkipRow(Exception):
+    """Raised in a parser callback at the first cell past the column cap: the rest of the row is skipped."""
 
 
 @dataclass
@@ -245,13 +251,16 @@ class _SheetReader:
         self.dimension_rows: int | None = None
         self.first_row: int | None = None
         self.ended = False
+        self.row_tag = "row"
+        self.sheet_data_tag = "sheetData"
+        self.parser: Any = None
+        self.skip_at = -1
 
     def start(self, tag: str, attrs: dict[str, str]) -> None:
         if self.cell is None and self.next_column >= self.columns and (tag == "c" or tag.endswith(":c")):
-            # Past the column cap: count the cell and nothing else, so a very wide row costs little.
-            self.next_column += 1
-            self.widest = max(self.widest, self.next_column)
-            return
+            self.skip_at = self.parser.CurrentByteIndex  # read here: after the raise it is past the tag
+            raise _SkipRow
+        qualified = tag
         tag = _local(tag)
         if tag == "c" and self.current is not None:
             column = self.next_column
@@ -268,12 +277,15 @@ class _SheetReader:
         elif tag in {"v", "t"} and self.cell is not None:
             self.capture = True
         elif tag == "row":
+            self.row_tag = qualified
             number = attrs.get("r", "")
             self.row_number = int(number) if number.isdigit() and len(number) <= 7 else self.row_number + 1
             if self.first_row is None:
                 self.first_row = self.row_number
             self.current = {}
             self.next_column = 0
+        elif tag == "sheetData":
+            self.sheet_data_tag = qualified
         elif tag == "dimension":
             match = _RANGE_REF.match(attrs.get("ref", ""))
             if match:
@@ -285,14 +297,19 @@ class _SheetReader:
             self.capture = False
         elif tag == "c":
             self.cell = None
-        elif tag == "row" and self.current is not None:
+        elif tag == "row":
+            self.close_row()
+        elif tag == "sheetData":
+            self.ended = True
+            raise _Stop
+
+    def close_row(self) -> None:
+        """Keep the row just read; raise :class:`_Stop` once there are enough."""
+        if self.current is not None:
             self.rows.append((self.row_number, self.current))
             self.current = None
             if len(self.rows) > self.want_rows:
                 raise _Stop
-        elif tag == "sheetData":
-            self.ended = True
-            raise _Stop
 
     def text(self, data: str) -> None:
         cell = self.cell
@@ -300,6 +317,100 @@ class _SheetReader:
             piece = data[: self.cell_chars + 1 - cell.length]
             cell.text.append(piece)
             cell.length += len(piece)
+
+
+def _sheet_parser(reader: _SheetReader) -> Any:
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    parser.StartElementHandler = reader.start
+    parser.EndElementHandler = reader.end
+    parser.CharacterDataHandler = reader.text
+
+    def refuse(*_: Any) -> None:
+        raise PreviewRefused("the sheet declares a DTD, which no workbook part needs")
+
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    reader.parser = parser
+    return parser
+
+
+def _skip_row(stream: Any, rest: bytes, reader: _SheetReader, budget: Budget) -> bytes | None:
+    """Scan the bytes for the end of the current row (at C speed); the bytes after it, or None at the cap.
+
+    The cells passed over are counted by their start tags, for the caption's column count.
+    """
+    closing = f"</{reader.row_tag}>".encode()
+    prefix = reader.row_tag[: -len("row")].encode()
+    cell_starts = (b"<" + prefix + b"c ", b"<" + prefix + b"c>", b"<" + prefix + b"c/")
+    buffer = rest
+    skipped = 0
+    while True:
+        end = buffer.find(closing)
+        if end < 0:
+            # Cut at a "<": every tag starts with one, so no cell tag or row end straddles the cut.
+            cut = buffer.rfind(b"<", 0, max(0, len(buffer) - len(closing)))
+            end_of_scan = cut if cut > 0 else max(0, len(buffer) - len(closing))
+        scanned = buffer[:end] if end >= 0 else buffer[:end_of_scan]
+        skipped += sum(scanned.count(start) for start in cell_starts)
+        if end >= 0:
+            reader.widest = max(reader.widest, reader.next_column + skipped)
+            return buffer[end + len(closing) :]
+        buffer = buffer[len(scanned) :]
+        chunk = stream.read(16 * _CHUNK)
+        if not chunk or not budget.take(len(chunk)):
+            reader.widest = max(reader.widest, reader.next_column + skipped)
+            return None
+        buffer += chunk
+
+
+def _parse_sheet(archive: zipfile.ZipFile, name: str, reader: _SheetReader, budget: Budget) -> bool:
+    """Feed the sheet to expat, skipping the part of each row past the column cap by a byte scan.
+
+    ``budget`` caps the bytes parsed; a part of it caps the bytes scanned over in wide rows. Returns True
+    when the sheet was read to its end or the reader has its rows, False when a cap stopped it.
+    """
+    skipping = budget.part(ROW_SKIP_MAX_BYTES, "the sheet's wide rows")
+    parser = _sheet_parser(reader)
+    window = b""  # the bytes most recently fed to this parser, so a skip can start at the cell's tag
+    base = 0  # the parser's byte index of window[0]
+    pending = b""
+    try:
+        with archive.open(name) as stream:
+            while True:
+                if pending:
+                    chunk, pending, within = pending, b"", True
+                else:
+                    chunk = stream.read(_CHUNK)
+                    if not chunk:
+                        parser.Parse(b"", True)
+                        return True
+                    within = budget.take(len(chunk))
+                if len(window) > _CHUNK:
+                    base += len(window) - _CHUNK
+                    window = window[-_CHUNK:]
+                window += chunk
+                try:
+                    parser.Parse(chunk, False)
+                except _SkipRow:
+                    at = reader.skip_at - base
+                    tail = _skip_row(stream, window[at:], reader, skipping) if at >= 0 else None
+                    if tail is None:
+                        return False
+                    reader.cell = None
+                    reader.capture = False
+                    reader.close_row()
+                    parser = _sheet_parser(reader)
+                    opening = f"<{reader.sheet_data_tag}>".encode()
+                    parser.Parse(opening, False)
+                    window, base, pending = b"", len(opening), tail
+                    continue
+                if not within:
+                    return False
+    except _Stop:
+        return True
+    except expat.ExpatError as error:
+        raise PreviewRefused(f"{name} is not well-formed XML ({error})") from None
 
 
 _SST_ROOT = re.compile(rb"<([A-Za-z_][\w.\-]{0,40}:)?sst[\s>/]")
@@ -429,16 +540,7 @@ def read_xlsx(path: Path, *, rows: int, columns: int, cell_chars: int, budget: B
             raise PreviewRefused("the workbook has no worksheet to show")
         styles = _read_date_styles(archive, names, budget)
         reader = _SheetReader(rows, columns, cell_chars)
-        complete = _parse_part(
-            archive,
-            sheet_part,
-            budget.part(SHEET_XML_MAX_BYTES, "the sheet"),
-            {
-                "StartElementHandler": reader.start,
-                "EndElementHandler": reader.end,
-                "CharacterDataHandler": reader.text,
-            },
-        )
+        complete = _parse_sheet(archive, sheet_part, reader, budget.part(SHEET_XML_MAX_BYTES, "the sheet"))
         label = sheet_name or "the first sheet"
         if not reader.rows:
             if complete:

@@ -34,16 +34,31 @@ def _part_size(path: Path, name: str) -> int:
         return archive.getinfo(name).file_size
 
 
-def test_a_first_row_of_300k_cells_is_refused_after_the_sheet_cap(tmp_path: Path) -> None:
+def test_a_first_row_of_300k_cells_is_parsed_only_up_to_the_column_cap(tmp_path: Path) -> None:
     path = tmp_path / "wide.xlsx"
     xlsx_wide_first_row(path, 300_000)
-    assert _part_size(path, "xl/worksheets/sheet1.xml") > 2 * SHEET_XML_MAX_BYTES
+    part = _part_size(path, "xl/worksheets/sheet1.xml")
+    assert part > 2 * SHEET_XML_MAX_BYTES
     budget = Budget(0)
-    with pytest.raises(PreviewRefused, match="row 1 of Data is longer than the 2 MiB of sheet XML"):
-        _read(path, budget)
+    preview = _read(path, budget)
+    assert preview.rows == [[str(n) for n in range(20)], ["1", *[""] * 19]]
+    assert preview.total_columns == 300_000 and preview.total_rows == 1
     sheet = next(part for part in budget.parts if part.what == "the sheet")
-    assert SHEET_XML_MAX_BYTES <= sheet.used < SHEET_XML_MAX_BYTES + CHUNK
-    assert budget.spent < SHEET_XML_MAX_BYTES + 4 * CHUNK
+    skipped = next(part for part in sheet.parts if part.what == "the sheet's wide rows")
+    assert sheet.used <= 2 * CHUNK, "only the first cells went through the XML parser"
+    assert sheet.used + skipped.used >= part - 2 * CHUNK and skipped.used <= part
+
+
+def test_a_row_longer_than_the_skip_cap_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from openai_artifacts_nb import preview_xlsx
+
+    monkeypatch.setattr(preview_xlsx, "ROW_SKIP_MAX_BYTES", 1024 * 1024)
+    path = tmp_path / "wide.xlsx"
+    xlsx_wide_first_row(path, 100_000)
+    budget = Budget(0)
+    with pytest.raises(PreviewRefused, match="row 1 of Data is longer than"):
+        _read(path, budget)
+    assert budget.spent < 1024 * 1024 + 20 * CHUNK
 
 
 def test_a_wide_row_that_fits_keeps_only_the_capped_columns(tmp_path: Path) -> None:
@@ -169,3 +184,25 @@ def test_strings_are_found_by_index_across_chunks_with_prefixes_and_entities(tmp
     write_xlsx(path, sheet, strings)
     preview = _read(path, Budget(0))
     assert preview.rows == [["s0", "s4321", "s99999", "a & b"]] and preview.note == ""
+
+
+def test_every_wide_row_is_cut_at_the_column_cap(tmp_path: Path) -> None:
+    def sheet(part: object) -> None:
+        write = part.write  # type: ignore[attr-defined]
+        write(HEAD.encode())
+        for row in range(1, 31):
+            cells = "".join(
+                f'<c r="{chr(65 + col)}{row}" t="inlineStr"><is><t>r{row}c{col}</t></is></c>'
+                for col in range(3)
+            )
+            write(f'<row r="{row}">{cells}'.encode() + b"<c><v>9</v></c>" * 5000 + b"</row>")
+        write(b"</sheetData></worksheet>")
+
+    path = tmp_path / "rows.xlsx"
+    write_xlsx(path, sheet)
+    budget = Budget(0)
+    preview = _read(path, budget, rows=20, columns=3)
+    assert preview.rows == [[f"r{row}c{col}" for col in range(3)] for row in range(1, 22)]
+    assert preview.total_columns == 5003 and preview.total_rows is None and preview.note == ""
+    sheet_budget = next(part for part in budget.parts if part.what == "the sheet")
+    assert sheet_budget.used <= 40 * CHUNK
