@@ -33,7 +33,7 @@ _PAGES_COUNT = re.compile(
 _PAGE = re.compile(rb"/Type\s*/Page(?![A-Za-z])")
 _SLIDE = re.compile(r"ppt/slides/slide\d+\.xml")
 _SHEET = re.compile(r"xl/worksheets/sheet\d+\.xml")
-_SHORT_SUFFIX = re.compile(r"\.([A-Za-z0-9]{1,5})")
+_SHORT_SUFFIX = re.compile(r"\.([A-Za-z0-9]{1,8})")
 _MIME_LABELS = {
     "text/csv": "CSV",
     "text/tab-separated-values": "TSV",

@@ -93,7 +93,7 @@ class Table:
     def summary(self) -> str:
         """``"20 of 1,000 rows"`` (with "about" when estimated), columns when capped, sheets and notes."""
         if self.total_rows is None:
-            rows = f"first {len(self.rows):,} rows"
+            rows = f"first {len(self.rows):,} rows" if self.rows else "no rows read"
         else:
             about = "about " if self.approximate else ""
             rows = f"{len(self.rows):,} of {about}{self.total_rows:,} rows"
@@ -271,7 +271,9 @@ def _read_delimited(path: Path, delimiter: str | None, limits: PreviewLimits) ->
     note = f"line 1 is longer than {format_bytes(limits.table_bytes)}: cut" if line_cut else ""
     total: int | None = records
     approximate = False
-    if not whole:
+    if line_cut:
+        total = None
+    elif not whole:
         counted = _count_newlines(path, limits, budget)
         total, approximate = (None, False) if counted is None else (max(counted[0] - 1, len(rows)), True)
     return Table(

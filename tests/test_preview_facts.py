@@ -38,6 +38,7 @@ def test_type_labels_are_short() -> None:
     assert type_label("chart.png", "image/png") == "PNG"
     assert type_label("photo.jpg", "image/jpeg") == "JPEG"
     assert type_label("notes", "application/pdf") == "PDF"
+    assert type_label("table.parquet", "application/octet-stream") == "PARQUET"
     assert type_label("blob.averylongsuffix", "application/octet-stream") == "file"
 
 

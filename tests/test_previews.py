@@ -169,9 +169,13 @@ def test_a_one_line_csv_is_read_for_its_prefix_only(tmp_path: Path, bytes_read: 
     limits = PreviewLimits(count_bytes=2 * MiB)
     table = read_table(path, limits)
     assert table is not None and table.rows == [] and table.columns[:3] == ["12345", "abcde", "12345"]
-    assert table.note == "line 1 is longer than 1 MiB: cut"
+    assert table.note == "line 1 is longer than 1 MiB: cut" and table.total_rows is None
+    assert (
+        table.summary()
+        == f"no rows read, 20 of {table.total_columns:,} columns · line 1 is longer than 1 MiB: cut"
+    )
     assert table.total_columns > 80_000 and len(table.columns) == limits.columns
-    assert bytes_read["oneline.csv"] <= limits.table_bytes + 1 + limits.count_bytes + 1
+    assert bytes_read["oneline.csv"] == limits.table_bytes + 1
 
 
 def test_a_sparse_csv_is_judged_by_the_bytes_read(tmp_path: Path, bytes_read: dict[str, int]) -> None:
