@@ -308,96 +308,24 @@ def _read_excel(path: Path, limits: PreviewLimits) -> Table | None:
     )
 
 
-def _parquet_footer_length(path: Path) -> int:
-    with path.open("rb") as handle:
-        size = handle.seek(0, 2)
-        if size < 12:
-            raise PreviewRefused("not a Parquet file (too short)")
-        handle.seek(size - 8)
-        tail = handle.read(8)
-    if tail[4:] != b"PAR1":
-        raise PreviewRefused("not a Parquet file (no PAR1 footer)")
-    length = int.from_bytes(tail[:4], "little")
-    if length > size - 12:
-        raise PreviewRefused("the Parquet footer claims to be longer than the file")
-    return length
-
-
 def _read_parquet(path: Path, limits: PreviewLimits) -> Table | None:
-    try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-        from pyarrow import parquet
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("pyarrow") is None:
         return None
-    footer = _parquet_footer_length(path)
-    if footer > limits.parquet_footer_bytes:
-        raise PreviewRefused(
-            f"its Parquet footer is {format_bytes(footer)} (a preview reads at most "
-            f"{format_bytes(limits.parquet_footer_bytes)})"
-        )
-    source = parquet.ParquetFile(path, buffer_size=MiB, pre_buffer=False)
-    metadata = source.metadata
-    names = source.schema_arrow.names
-    wanted = names[: limits.columns]
-    rows: list[list[str]] = []
-    skipped: dict[str, int] = {}
-    for group_index in range(min(metadata.num_row_groups, 1000)):
-        if len(rows) >= limits.rows:
-            break
-        group = metadata.row_group(group_index)
-        sizes: dict[str, int] = {}
-        for leaf in range(group.num_columns):
-            chunk = group.column(leaf)
-            top = chunk.path_in_schema.split(".")[0]
-            if top in wanted:
-                sizes[top] = sizes.get(top, 0) + max(
-                    chunk.total_uncompressed_size, chunk.total_compressed_size
-                )
-        chosen: list[str] = []
-        total = 0
-        for name in wanted:
-            size = sizes.get(name, 0)
-            if (
-                name in skipped
-                or size > limits.parquet_column_bytes
-                or total + size > limits.parquet_total_bytes
-            ):
-                skipped[name] = max(skipped.get(name, 0), size)
-                continue
-            chosen.append(name)
-            total += size
-        if not chosen:
-            break
-        batch = next(
-            source.iter_batches(batch_size=limits.rows - len(rows), row_groups=[group_index], columns=chosen),
-            None,
-        )
-        if batch is None:
-            continue
-        columns: dict[str, list[Any]] = {}
-        for name, array in zip(batch.schema.names, batch.columns, strict=True):
-            # Cut long values inside Arrow, so no Python string larger than a cell is ever made.
-            column = array
-            if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-                column = pc.utf8_slice_codeunits(array, 0, limits.cell_chars + 1)
-            elif pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type):
-                column = pc.binary_slice(array, 0, limits.cell_chars + 1)
-            columns[name] = column.to_pylist()
-        for index in range(batch.num_rows):
-            rows.append(
-                [
-                    _cell(columns[name][index], limits.cell_chars) if name in columns else "…"
-                    for name in wanted
-                ]
-            )
-    note = ""
-    if skipped:
-        described = ", ".join(f"{name} ({format_bytes(size)})" for name, size in list(skipped.items())[:5])
-        note = f"columns too large to read shown as …: {described}"
-        if len(skipped) == len(wanted):
-            raise PreviewRefused(f"every column is too large to preview: {described}")
-    return Table(wanted, rows, metadata.num_rows, len(names), note=note)
+    from openai_artifacts_nb.preview_parquet import read_parquet, skipped_note
+
+    preview = read_parquet(
+        path,
+        rows=limits.rows,
+        columns=limits.columns,
+        cell_chars=limits.cell_chars,
+        column_bytes=limits.parquet_column_bytes,
+        total_bytes=limits.parquet_total_bytes,
+        footer_bytes=limits.parquet_footer_bytes,
+    )
+    note = skipped_note(preview.skipped)
+    return Table(preview.columns, preview.rows, preview.total_rows, preview.total_columns, note=note)
 
 
 def _read_json_table(path: Path, limits: PreviewLimits) -> Table | None:
