@@ -25,12 +25,11 @@ __all__ = [
 
 _ZIP_TAIL = 22 + 65_535 + 20
 _ZIP_DIRECTORY_MAX_BYTES = 4 * 1024 * 1024
-_PDF_HEAD_BYTES = 4 * 1024 * 1024
+_PDF_HEAD_BYTES = 1024 * 1024
 _PDF_TAIL_BYTES = 1024 * 1024
-_PAGES_COUNT = re.compile(
-    rb"/Type\s*/Pages\b[^>]{0,400}?/Count\s+(\d{1,7})|/Count\s+(\d{1,7})[^>]{0,400}?/Type\s*/Pages\b"
-)
-_PAGE = re.compile(rb"/Type\s*/Page(?![A-Za-z])")
+_PDF_COUNTS_CHECKED = 10_000
+_COUNT = re.compile(rb"/Count\s{1,8}(\d{1,7})")
+_PAGE = re.compile(rb"/Type\s{0,8}/Page(?![A-Za-z])")
 _SLIDE = re.compile(r"ppt/slides/slide\d+\.xml")
 _SHEET = re.compile(r"xl/worksheets/sheet\d+\.xml")
 _SHORT_SUFFIX = re.compile(r"\.([A-Za-z0-9]{1,8})")
@@ -106,22 +105,31 @@ def _zip_names_and_size(path: Path) -> tuple[list[str], int] | None:
 
 
 def pdf_page_count(path: Path) -> int | None:
-    """The page count of a PDF from its first 4 MiB and last 1 MiB, or ``None`` when it is not there.
+    """The page count of a PDF from its first and last 1 MiB, or ``None`` when it is not there.
 
-    The page tree's ``/Count`` wins; a PDF without one in reach is counted by its ``/Type /Page`` objects.
+    The page tree's ``/Count`` wins (a ``/Count`` within 300 bytes of a ``/Pages``, each ``/Pages`` found by
+    plain search, at most 10,000 of them); a PDF without one in reach is counted by its ``/Type /Page``.
     """
     with path.open("rb") as handle:
-        data = handle.read(_PDF_HEAD_BYTES)
+        head = handle.read(_PDF_HEAD_BYTES)
         size = handle.seek(0, 2)
+        tail = b""
         if size > _PDF_HEAD_BYTES:
             handle.seek(max(_PDF_HEAD_BYTES, size - _PDF_TAIL_BYTES))
-            data += b"\n" + handle.read(_PDF_TAIL_BYTES)
-    if not data.startswith(b"%PDF"):
+            tail = handle.read(_PDF_TAIL_BYTES)
+    if not head.startswith(b"%PDF"):
         return None
-    counts = [int(a or b) for a, b in _PAGES_COUNT.findall(data)]
+    counts: list[int] = []
+    for data in (head, tail):
+        at = data.find(b"/Pages")
+        for _ in range(_PDF_COUNTS_CHECKED):
+            if at < 0:
+                break
+            counts.extend(int(n) for n in _COUNT.findall(data, max(0, at - 300), at + 300))
+            at = data.find(b"/Pages", at + 6)
     if counts:
         return max(counts)
-    return len(_PAGE.findall(data)) or None
+    return len(_PAGE.findall(head)) + len(_PAGE.findall(tail)) or None
 
 
 def _plural(count: int, word: str) -> str:

@@ -34,6 +34,7 @@ STRINGS_XML_MAX_BYTES = 4 * 1024 * 1024
 _SMALL_PART_MAX_BYTES = 1024 * 1024
 _STYLES_MAX_BYTES = 2 * 1024 * 1024
 _MAX_ZIP_ENTRIES = 10_000
+_MAX_ZIP_DIRECTORY_BYTES = 4 * 1024 * 1024
 _MAX_SHEET_NAMES = 1_000
 _MAX_STYLES = 65_536
 _CHUNK = 64 * 1024
@@ -520,6 +521,11 @@ def read_xlsx(path: Path, *, rows: int, columns: int, cell_chars: int, budget: B
     from openai_artifacts_nb.preview_facts import read_zip_directory
 
     directory = read_zip_directory(path)
+    if directory.directory_size > _MAX_ZIP_DIRECTORY_BYTES:
+        raise PreviewRefused(
+            f"the workbook's zip directory is {format_bytes(directory.directory_size)} "
+            f"(a preview lists at most {format_bytes(_MAX_ZIP_DIRECTORY_BYTES)})"
+        )
     if directory.entries > _MAX_ZIP_ENTRIES:
         raise PreviewRefused(
             f"the workbook's zip lists {directory.entries:,} parts "

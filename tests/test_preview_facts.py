@@ -100,3 +100,11 @@ def test_the_card_shows_type_size_and_facts(tmp_path: Path) -> None:
     assert describe_file(path, "deck.pdf", "application/pdf", size) == ["PDF", f"{size} bytes", "12 pages"]
     assert f'title="application/pdf">PDF · {size} bytes · 12 pages</span>' in bundle["text/html"]
     assert bundle["text/plain"] == f"[file] deck.pdf · PDF · {size} bytes · 12 pages · saved to deck.pdf"
+
+
+def test_page_counts_need_a_page_tree_nearby(tmp_path: Path) -> None:
+    path = tmp_path / "counts.pdf"
+    path.write_bytes(b"%PDF-1.7\n" + b"/Count 7 " * 200_000)
+    assert pdf_page_count(path) is None
+    path.write_bytes(b"%PDF-1.7\n" + b"/Count 7 " * 200_000 + b"<< /Type /Pages /Count 9 >>")
+    assert pdf_page_count(path) == 9

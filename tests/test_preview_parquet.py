@@ -117,3 +117,23 @@ def test_the_preview_table_names_the_column_left_out(tmp_path: Path) -> None:
     table = read_table(path, PreviewLimits(parquet_column_bytes=MiB))
     assert table is not None and table.rows == [["…", "1"], ["…", "2"]]
     assert table.summary() == "2 of 2 rows · columns too large to read shown as …: big (2 MiB)"
+
+
+def test_nested_columns_before_a_big_one_do_not_hide_its_pages(tmp_path: Path) -> None:
+    path = tmp_path / "nested.parquet"
+    table = pa.table(
+        {
+            "pair": [{"a": 1, "b": "x"}],
+            "tags": [["t"]],
+            "lookup": pa.array([[("k", 1)]], pa.map_(pa.string(), pa.int64())),
+            "n": [1],
+            "big": ["y" * (2 * MiB)],
+            **{f"extra{i}": [i] for i in range(30)},
+        }
+    )
+    parquet.write_table(table, path)
+    preview = read_parquet(
+        path, rows=20, columns=5, cell_chars=20, column_bytes=MiB, total_bytes=8 * MiB, footer_bytes=MiB
+    )
+    assert preview.columns == ["pair", "tags", "lookup", "n", "big"] and preview.total_columns == 35
+    assert list(preview.skipped) == ["big"] and preview.rows[0][3:] == ["1", "…"]
