@@ -19,6 +19,7 @@ Pillow, pyarrow and openpyxl are imported only when a preview needs them.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -234,14 +235,20 @@ def count_lines(path: Path, max_bytes: int | None = None) -> int:
     return count + (0 if last == b"\n" else 1)
 
 
+def _decode_prefix(data: bytes, whole: bool) -> str:
+    """UTF-8 text of a prefix; a character cut at its end is left out rather than shown as a replacement."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    return decoder.decode(data, final=whole)
+
+
 def _complete_lines(data: bytes, whole: bool) -> tuple[str, bool]:
     """The prefix as text, ending at its last newline unless it is the whole file; True if a line was cut."""
     if whole:
-        return data.decode("utf-8", errors="replace"), False
+        return _decode_prefix(data, True), False
     end = data.rfind(b"\n")
     if end < 0:
-        return data.decode("utf-8", errors="ignore"), True
-    return data[: end + 1].decode("utf-8", errors="replace"), False
+        return _decode_prefix(data, False), True
+    return _decode_prefix(data[: end + 1], True), False
 
 
 def _read_delimited(path: Path, delimiter: str | None, limits: PreviewLimits) -> Table | None:
@@ -392,7 +399,7 @@ def read_text_preview(path: Path, limits: PreviewLimits) -> TextPreview:
     """
     head, whole = _read_prefix(path, limits.text_bytes)
     _refuse_binary(head, path)
-    text = head.decode("utf-8", errors="replace" if whole else "ignore")
+    text = _decode_prefix(head, whole)
     lines = text.splitlines()
     cut = not whole
     if cut and len(lines) > 1:

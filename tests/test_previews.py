@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from openai_artifacts_nb.preview_budget import format_bytes
 from openai_artifacts_nb.previews import (
     PreviewLimits,
     PreviewRefused,
@@ -331,15 +330,21 @@ def test_the_plain_table_prints_as_many_rows_as_it_says(tmp_path: Path) -> None:
     assert [line.strip() for line in lines[1:-1]] == [str(i) for i in range(20)]
 
 
-def test_format_bytes_reads_naturally() -> None:
-    assert [format_bytes(n) for n in (0, 1, 2, 1023, 1024, 3482, 10 * 1024, 16 * MiB, 5 * 1024 * MiB)] == [
-        "0 bytes",
-        "1 byte",
-        "2 bytes",
-        "1,023 bytes",
-        "1 KiB",
-        "3.4 KiB",
-        "10 KiB",
-        "16 MiB",
-        "5 GiB",
-    ]
+def test_a_prefix_cut_inside_a_character_drops_it(tmp_path: Path) -> None:
+    path = tmp_path / "utf8.txt"
+    path.write_bytes("é".encode() * 40_000)  # 80,000 bytes: the 64 KiB prefix ends on a whole character
+    preview = read_text_preview(path, PreviewLimits(text_bytes=1001))
+    assert preview.text == "é" * 500 and "\ufffd" not in preview.text
+
+
+def test_the_deadline_stops_readers_between_chunks(tmp_path: Path) -> None:
+    from bench.preview_bounds import xlsx_wide_first_row
+
+    path = tmp_path / "long.csv"
+    path.write_bytes(b"n\n" + b"1\n" * (3 * MiB))
+    with pytest.raises(PreviewRefused, match=r"reading long\.csv took longer than -1 s"):
+        read_table(path, PreviewLimits(table_bytes=1024, seconds=-1))
+    workbook = tmp_path / "wide.xlsx"
+    xlsx_wide_first_row(workbook, 1000)
+    with pytest.raises(PreviewRefused, match="took longer than -1 s"):
+        read_table(workbook, PreviewLimits(seconds=-1))
