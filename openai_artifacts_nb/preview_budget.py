@@ -81,7 +81,12 @@ class Budget:
         self.check_time()
         return self.used < self.max_bytes
 
+    @property
+    def expired(self) -> bool:
+        """True once the deadline has passed."""
+        return time.monotonic() > self._deadline
+
     def check_time(self) -> None:
         """Raise :class:`PreviewRefused` once the deadline has passed."""
-        if time.monotonic() > self._deadline:
+        if self.expired:
             raise PreviewRefused(f"reading {self.what} took longer than {self.seconds:g} s")

@@ -39,6 +39,7 @@ __all__ = [
     "count_lines",
     "display_image",
     "guess_delimiter",
+    "highlight_html",
     "read_table",
     "read_text",
     "read_text_preview",
@@ -76,6 +77,8 @@ class PreviewLimits:
     seconds: float = 1.5
     #: Text is highlighted only when no line is longer than this (regex lexers slow down on huge tokens).
     highlight_line_chars: int = 2000
+    #: Highlighting stops (and the text is shown plain) past this; checked between tokens.
+    highlight_seconds: float = 0.5
 
 
 @dataclass
@@ -414,6 +417,32 @@ def read_text_preview(path: Path, limits: PreviewLimits) -> TextPreview:
     return TextPreview("\n".join(shown), len(shown), total, exact, cut, highlight)
 
 
+def highlight_html(text: str, filename: str, limits: PreviewLimits) -> str | None:
+    """``text`` highlighted as HTML by Pygments (lexer from ``filename``), or ``None`` to show it plain.
+
+    ``None`` when Pygments is missing or lexing passes ``highlight_seconds``: tokens are pulled one by one
+    and the deadline checked every 256, so a lexer that slows down on some input cannot hold the kernel.
+    """
+    try:
+        from pygments import format as format_tokens
+        from pygments.formatters import HtmlFormatter
+        from pygments.lexers import TextLexer, get_lexer_for_filename
+        from pygments.util import ClassNotFound
+    except ImportError:
+        return None
+    try:
+        lexer = get_lexer_for_filename(filename)
+    except ClassNotFound:
+        lexer = TextLexer()
+    deadline = Budget(0, limits.highlight_seconds, filename)
+    tokens = []
+    for count, token in enumerate(lexer.get_tokens(text)):
+        if count % 256 == 0 and deadline.expired:
+            return None
+        tokens.append(token)
+    return str(format_tokens(tokens, HtmlFormatter(noclasses=True, nowrap=False)))
+
+
 def read_text(path: Path, limits: PreviewLimits) -> tuple[str, int, int, bool]:
     """Return (shown text, lines shown, total lines, cut): :func:`read_text_preview` as a tuple."""
     preview = read_text_preview(path, limits)
@@ -439,7 +468,6 @@ def display_image(
             raise PreviewRefused(f"image too large to decode ({error})") from None
     with image:
         width, height = image.size
-        animated = getattr(image, "is_animated", False)
         fits = width <= limits.image_max_pixels and height <= limits.image_max_pixels
         if mime in {"image/png", "image/jpeg", "image/gif"} and fits and size <= limits.image_max_bytes:
             return mime, path.read_bytes(), (width, height), ""
@@ -451,6 +479,8 @@ def display_image(
                 f"{width:,}×{height:,} pixels: over the "
                 f"{limits.image_decode_pixels / 1e6:g}-megapixel preview limit"
             )
+        # Only now: telling whether a GIF is animated means reading past its first frame.
+        animated = getattr(image, "is_animated", False)
         image.seek(0)
         frame = image.convert("RGBA" if image.mode in {"RGBA", "LA", "P", "PA"} else "RGB")
     frame.thumbnail((limits.image_max_pixels, limits.image_max_pixels))

@@ -25,6 +25,7 @@ from openai_artifacts_nb.previews import (
     PreviewRefused,
     Table,
     display_image,
+    highlight_html,
     read_table,
     read_text_preview,
 )
@@ -459,21 +460,9 @@ class ArtifactView:
     def _text_bundle(self) -> MimeBundle:
         preview = read_text_preview(self.path, self.limits)
         text, footer = preview.text, preview.footer(self.limits)
-        code = f"<pre>{html.escape(text)}</pre>"
-        try:
-            from pygments import highlight
-            from pygments.formatters import HtmlFormatter
-            from pygments.lexers import TextLexer, get_lexer_for_filename
-            from pygments.util import ClassNotFound
-
-            try:
-                lexer = get_lexer_for_filename(self.filename)
-            except ClassNotFound:
-                lexer = TextLexer()
-            if preview.highlight:  # regex lexers slow down on huge tokens: very long lines stay plain
-                code = highlight(text, lexer, HtmlFormatter(noclasses=True, nowrap=False))
-        except ImportError:
-            pass
+        code = highlight_html(text, self.filename, self.limits) if preview.highlight else None
+        if code is None:  # no Pygments, a line too long to lex, or lexing ran past its deadline
+            code = f"<pre>{html.escape(text)}</pre>"
         markup = (
             f'<div class="oai-artifact-text" data-filename="{html.escape(self.filename)}" '
             f'style="max-height:420px;overflow:auto">{code}</div>'

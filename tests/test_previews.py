@@ -16,6 +16,7 @@ from openai_artifacts_nb.previews import (
     count_lines,
     display_image,
     guess_delimiter,
+    highlight_html,
     read_table,
     read_text,
     read_text_preview,
@@ -348,3 +349,17 @@ def test_the_deadline_stops_readers_between_chunks(tmp_path: Path) -> None:
     xlsx_wide_first_row(workbook, 1000)
     with pytest.raises(PreviewRefused, match="took longer than -1 s"):
         read_table(workbook, PreviewLimits(seconds=-1))
+
+
+def test_highlighting_gives_up_at_its_deadline(tmp_path: Path) -> None:
+    code = "".join(f"def f{i}(x):\n    return x + {i}\n" for i in range(200))
+    html = highlight_html(code, "a.py", PreviewLimits())
+    assert html is not None and "<span" in html and "f199" in html
+    assert highlight_html(code, "a.py", PreviewLimits(highlight_seconds=-1)) is None
+    from openai_artifacts_nb.render import ArtifactView
+
+    path = tmp_path / "a.py"
+    path.write_text(code)
+    bundle, _ = ArtifactView.from_file(path, limits=PreviewLimits(highlight_seconds=-1))._repr_mimebundle_()
+    shown = bundle["text/html"].split('class="oai-text-footer"')[0]
+    assert "<pre>def f0(x):" in shown and "<span" not in shown
