@@ -277,7 +277,7 @@ def read_parquet(
                 table.append(
                     [_cut(values[name][index], cell_chars) if name in values else _MISSING for name in wanted]
                 )
-    if skipped and len(skipped) == len(wanted):
+    if not table and skipped and len(skipped) == len(wanted):
         raise PreviewRefused(f"every column is too large to preview: {_described(skipped)}")
     return ParquetPreview(wanted, table, metadata.num_rows, len(names), skipped)
 

@@ -464,8 +464,13 @@ def display_image(
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             image = Image.open(path)
-        except Image.DecompressionBombError as error:
-            raise PreviewRefused(f"image too large to decode ({error})") from None
+        except Image.DecompressionBombError:
+            raise PreviewRefused(
+                f"over the {limits.image_decode_pixels / 1e6:g}-megapixel preview limit "
+                "(Pillow refuses it as a decompression bomb)"
+            ) from None
+        except Image.UnidentifiedImageError:
+            raise PreviewRefused("not an image Pillow can read") from None
     with image:
         width, height = image.size
         fits = width <= limits.image_max_pixels and height <= limits.image_max_pixels

@@ -137,3 +137,11 @@ def test_nested_columns_before_a_big_one_do_not_hide_its_pages(tmp_path: Path) -
     )
     assert preview.columns == ["pair", "tags", "lookup", "n", "big"] and preview.total_columns == 35
     assert list(preview.skipped) == ["big"] and preview.rows[0][3:] == ["1", "…"]
+
+
+def test_rows_read_before_a_too_large_row_group_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "groups.parquet"
+    parquet.write_table(pa.table({"s": ["a", "b", "x" * (2 * MiB)]}), path, row_group_size=2)
+    table = read_table(path, PreviewLimits(parquet_column_bytes=MiB))
+    assert table is not None and table.rows == [["a"], ["b"]]
+    assert table.summary() == "2 of 3 rows · columns too large to read shown as …: s (2 MiB)"

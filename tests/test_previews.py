@@ -292,6 +292,9 @@ def test_an_image_claiming_huge_dimensions_is_refused_before_decoding(
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
     with pytest.raises(PreviewRefused, match="12,000×12,000 pixels: over the 16-megapixel preview limit"):
         display_image(path, "image/png", path.stat().st_size, PreviewLimits())
+    png_claiming(path, 20_000)  # past Pillow's own bomb limit: it refuses at open, we say why
+    with pytest.raises(PreviewRefused, match=r"over the 16-megapixel preview limit \(Pillow refuses it"):
+        display_image(path, "image/png", path.stat().st_size, PreviewLimits())
 
 
 def test_a_big_jpeg_is_decoded_at_a_reduced_scale(tmp_path: Path) -> None:
@@ -363,3 +366,10 @@ def test_highlighting_gives_up_at_its_deadline(tmp_path: Path) -> None:
     bundle, _ = ArtifactView.from_file(path, limits=PreviewLimits(highlight_seconds=-1))._repr_mimebundle_()
     shown = bundle["text/html"].split('class="oai-text-footer"')[0]
     assert "<pre>def f0(x):" in shown and "<span" not in shown
+
+
+def test_unreadable_images_are_refused_without_their_path(tmp_path: Path) -> None:
+    path = tmp_path / "fake.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    with pytest.raises(PreviewRefused, match=r"^not an image Pillow can read$"):
+        display_image(path, "image/png", path.stat().st_size, PreviewLimits())
