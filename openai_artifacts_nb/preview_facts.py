@@ -25,6 +25,7 @@ __all__ = [
 
 _ZIP_TAIL = 22 + 65_535 + 20
 _ZIP_DIRECTORY_MAX_BYTES = 4 * 1024 * 1024
+_ZIP_ENTRIES_LISTED = 20_000
 _PDF_HEAD_BYTES = 1024 * 1024
 _PDF_TAIL_BYTES = 1024 * 1024
 _PDF_COUNTS_CHECKED = 10_000
@@ -97,7 +98,7 @@ def read_zip_directory(path: Path) -> ZipDirectory:
 
 def _zip_names_and_size(path: Path) -> tuple[list[str], int] | None:
     directory = read_zip_directory(path)
-    if directory.directory_size > _ZIP_DIRECTORY_MAX_BYTES:
+    if directory.directory_size > _ZIP_DIRECTORY_MAX_BYTES or directory.entries > _ZIP_ENTRIES_LISTED:
         return None
     with zipfile.ZipFile(path) as archive:
         infos = archive.infolist()

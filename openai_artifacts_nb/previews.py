@@ -274,10 +274,8 @@ def _read_delimited(path: Path, delimiter: str | None, limits: PreviewLimits) ->
                 rows.append([_cell(value, limits.cell_chars) for value in row[: limits.columns]])
             elif not whole:
                 break
-    except csv.Error as error:
-        raise PreviewRefused(
-            f"not a readable table within its first {format_bytes(len(data))} ({error})"
-        ) from None
+    except csv.Error:  # e.g. a quoted field longer than the csv module's limit: shown as text instead
+        return None
     note = f"line 1 is longer than {format_bytes(limits.table_bytes)}: cut" if line_cut else ""
     total: int | None = records
     approximate = False
@@ -458,7 +456,7 @@ def display_image(
     The size comes from the header before any pixel is decoded: a JPEG is decoded at a reduced scale, and an
     image that would still decode to more than ``image_decode_pixels`` raises :class:`PreviewRefused`.
     """
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -469,7 +467,7 @@ def display_image(
                 f"over the {limits.image_decode_pixels / 1e6:g}-megapixel preview limit "
                 "(Pillow refuses it as a decompression bomb)"
             ) from None
-        except Image.UnidentifiedImageError:
+        except UnidentifiedImageError:
             raise PreviewRefused("not an image Pillow can read") from None
     with image:
         width, height = image.size

@@ -108,3 +108,11 @@ def test_page_counts_need_a_page_tree_nearby(tmp_path: Path) -> None:
     assert pdf_page_count(path) is None
     path.write_bytes(b"%PDF-1.7\n" + b"/Count 7 " * 200_000 + b"<< /Type /Pages /Count 9 >>")
     assert pdf_page_count(path) == 9
+
+
+def test_a_zip_of_many_entries_is_counted_from_its_end_record_only(tmp_path: Path) -> None:
+    path = tmp_path / "many.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for index in range(20_001):
+            archive.writestr(f"{index}", b"")
+    assert file_facts(path, "application/zip") == ["20,001 entries"]

@@ -373,3 +373,13 @@ def test_unreadable_images_are_refused_without_their_path(tmp_path: Path) -> Non
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
     with pytest.raises(PreviewRefused, match=r"^not an image Pillow can read$"):
         display_image(path, "image/png", path.stat().st_size, PreviewLimits())
+
+
+def test_a_csv_the_csv_module_cannot_read_is_not_a_table(tmp_path: Path) -> None:
+    path = tmp_path / "unclosed.csv"
+    path.write_bytes(b'a,"' + b"x" * 300_000)
+    assert read_table(path, PreviewLimits()) is None
+    from openai_artifacts_nb.render import ArtifactView
+
+    bundle, _ = ArtifactView.from_file(path)._repr_mimebundle_()
+    assert 'class="oai-artifact-text"' in bundle["text/html"] and "(first 64 KiB)" in bundle["text/html"]
