@@ -219,17 +219,14 @@ def _count_newlines(path: Path, limits: PreviewLimits, budget: Budget) -> tuple[
     return max(count, round(count * size / read)), False
 
 
-def count_lines(path: Path, max_bytes: int | None = None) -> int:
-    """Count the lines in at most ``max_bytes`` of a file (all of it by default), 1 MiB at a time.
-
-    A last line without a newline counts.
-    """
+def count_lines(path: Path, max_bytes: int = 64 * MiB) -> int:
+    """Count the lines in the first ``max_bytes`` of a file; a last line without a newline counts."""
     count = 0
     read = 0
     last = b"\n"
     with path.open("rb") as handle:
-        while max_bytes is None or read < max_bytes:
-            chunk = handle.read(MiB if max_bytes is None else min(MiB, max_bytes - read))
+        while read < max_bytes:
+            chunk = handle.read(min(MiB, max_bytes - read))
             if not chunk:
                 break
             count += chunk.count(b"\n")
