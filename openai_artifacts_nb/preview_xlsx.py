@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import posixpath
 import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 from xml.parsers import expat
 
@@ -146,7 +147,7 @@ def _read_workbook(archive: zipfile.ZipFile, names: set[str], budget: Budget) ->
     def relation(tag: str, attrs: dict[str, str]) -> None:
         if _local(tag) == "Relationship" and len(book.targets) < _MAX_SHEET_NAMES * 4:
             target = attrs.get("Target", "")
-            part = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+            part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"xl/{target}")
             book.targets[attrs.get("Id", "")] = part
 
     if rels in names:
