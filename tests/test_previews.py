@@ -383,3 +383,23 @@ def test_a_csv_the_csv_module_cannot_read_is_not_a_table(tmp_path: Path) -> None
 
     bundle, _ = ArtifactView.from_file(path)._repr_mimebundle_()
     assert 'class="oai-artifact-text"' in bundle["text/html"] and "(first 64 KiB)" in bundle["text/html"]
+
+
+def test_python_memory_stays_bounded_whatever_the_file_size(tmp_path: Path) -> None:
+    import tracemalloc
+
+    from bench.preview_bounds import csv_one_line, xlsx_huge_shared_strings, xlsx_wide_first_row
+
+    csv_one_line(tmp_path / "line.csv", 32 * MiB)
+    xlsx_huge_shared_strings(tmp_path / "strings.xlsx", 40 * MiB)
+    xlsx_wide_first_row(tmp_path / "wide.xlsx", 500_000)
+    read_table(tmp_path / "wide.xlsx", PreviewLimits())  # first use: imports are not the preview's memory
+    for name in ("line.csv", "strings.xlsx", "wide.xlsx"):
+        tracemalloc.start()
+        try:
+            table = read_table(tmp_path / name, PreviewLimits())
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert table is not None and len(table.columns) <= 20, name
+        assert peak < 32 * MiB, (name, peak)
