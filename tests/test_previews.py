@@ -403,3 +403,35 @@ def test_python_memory_stays_bounded_whatever_the_file_size(tmp_path: Path) -> N
             tracemalloc.stop()
         assert table is not None and len(table.columns) <= 20, name
         assert peak < 32 * MiB, (name, peak)
+
+
+def test_png_is_tried_in_full_only_when_a_small_copy_says_it_may_fit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from PIL import ImageDraw
+
+    saved: list[tuple[str, tuple[int, int]]] = []
+    original = Image.Image.save
+
+    def recording_save(self: Image.Image, fp: Any, format: Any = None, **params: Any) -> None:
+        saved.append((str(format), self.size))
+        original(self, fp, format, **params)
+
+    noise = tmp_path / "noise.png"
+    Image.frombytes("RGB", (2000, 2000), os.urandom(2000 * 2000 * 3)).save(noise, compress_level=0)
+    chart = tmp_path / "chart.png"
+    drawing = Image.new("RGB", (2400, 1800), "white")
+    pen = ImageDraw.Draw(drawing)
+    for x in range(0, 2400, 40):
+        pen.line([(x, 1800), (x + 20, 1800 - (x * 7) % 1700)], fill="navy", width=6)
+    drawing.save(chart)
+    monkeypatch.setattr(Image.Image, "save", recording_save)
+
+    mime, _, size, _ = display_image(noise, "image/png", noise.stat().st_size, PreviewLimits())
+    assert mime == "image/jpeg" and ("PNG", (1600, 1600)) not in saved
+    assert [entry for entry in saved if entry[0] == "PNG"] == [("PNG", (400, 400))]
+    saved.clear()
+    mime, _, size, _ = display_image(chart, "image/png", chart.stat().st_size, PreviewLimits())
+    assert mime == "image/png" and size == (1600, 1200) and ("PNG", (1600, 1200)) in saved
