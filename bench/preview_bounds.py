@@ -3,10 +3,11 @@
 Every preview must stop within 2 s and a peak RSS rise of 256 MiB whatever the file holds or claims. The
 files: an XLSX whose first row has 2 million cells, an XLSX with a 100 MB shared-strings part in a small zip,
 a 64 KB CSV that stalls ``csv.Sniffer``, a 200 MB CSV on one line, a sparse 2 GiB ``.csv``, a Parquet whose
-first value is a 400 MB string, a 12000x12000 PNG of about 18 KB, a 16 MB JSON list, a 200 MB one-line log
-and a 12000x12000 JPEG. Each child process warms up on a small file of the same kind, resets its peak-RSS
-mark, then renders the full MIME bundle (``bench.preview_child``). The case also checks what came out:
-a table, a text or an image where one fits, otherwise a file card with the reason.
+first value is a 400 MB string, a 12000x12000 PNG of about 18 KB, a 4000x4000 PNG of noise (the decode
+cap), a 12000x12000 JPEG, a 16 MB JSON list and a 200 MB one-line log. Each child process warms up on a
+small file of the same kind, resets its peak-RSS mark, then renders the full MIME bundle
+(``bench.preview_child``). The case also checks what came out: a table, a text or an image where one fits,
+otherwise a file card with the reason.
 """
 
 from __future__ import annotations
@@ -163,6 +164,15 @@ def png_claiming(path: Path, side: int) -> None:
     )
 
 
+def noise_png(path: Path, side: int) -> None:
+    """A ``side``×``side`` RGB PNG of random pixels: the worst an image at the decode cap can be."""
+    import os
+
+    from PIL import Image
+
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(path, compress_level=1)
+
+
 def jpeg_of(path: Path, side: int) -> None:
     """A ``side``×``side`` flat-grey JPEG (small on disk; a full decode would be ``side``² × 3 bytes)."""
     from PIL import Image
@@ -245,6 +255,7 @@ CASES = (
         "card",
         "small.png",
     ),
+    Hostile("PNG 4000x4000 of noise", "noise.png", noise_png, (4000, 3000, 1000), "image", "small.png"),
     Hostile("JPEG 12000x12000", "huge.jpg", jpeg_of, (12_000, 8_000, 4_000), "image", "small.jpg"),
     Hostile(
         "JSON, 16 MB list of numbers",
