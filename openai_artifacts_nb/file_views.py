@@ -17,8 +17,17 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from openai_artifacts_nb.previews import PreviewLimits, Table, display_image, read_table, read_text
-from openai_artifacts_nb.render import MimeBundle, filter_bundle, human_size
+from openai_artifacts_nb.preview_facts import describe_file
+from openai_artifacts_nb.previews import (
+    PreviewLimits,
+    PreviewRefused,
+    Table,
+    display_image,
+    highlight_html,
+    read_table,
+    read_text_preview,
+)
+from openai_artifacts_nb.render import MimeBundle, filter_bundle
 
 __all__ = ["ArtifactCard", "ArtifactView", "PreviewLimits", "SavedFile"]
 
@@ -143,6 +152,8 @@ class ArtifactView:
                 kind = "text" if self.mime_type.startswith("text/") or self.path.suffix == ".json" else "file"
             if kind == "text":
                 return self._text_bundle()
+        except PreviewRefused as refused:  # over its budget, or not what its name says: the card says why
+            return self._card_bundle(note=f"no preview: {refused}"[:300])
         except Exception as error:  # a preview must never lose the file: fall back to the card
             return self._card_bundle(note=f"no preview: {type(error).__name__}: {error}"[:200])
         return self._card_bundle()
@@ -163,14 +174,20 @@ class ArtifactView:
         extra = f' <span class="oai-artifact-note">· {html.escape(note)}</span>' if note else ""
         return (
             f'<div class="oai-artifact-card" data-filename="{name}" style="font-size:0.9em;margin:2px 0 8px">'
-            f'<b class="oai-artifact-name">{name}</b> · {html.escape(self.mime_type)} · '
-            f"{html.escape(human_size(self.size))} · {' · '.join(links)}{extra}</div>"
+            f'<b class="oai-artifact-name">{name}</b> · <span class="oai-artifact-type" '
+            f'title="{html.escape(self.mime_type)}">{html.escape(self._described())}</span> · '
+            f"{' · '.join(links)}{extra}</div>"
+        )
+
+    def _described(self) -> str:
+        """Short type, size and (for other files) cheap facts: ``"PDF · 9.5 MiB · 12 pages"``."""
+        return " · ".join(
+            describe_file(self.path, self.filename, self.mime_type, self.size, facts=self.kind == "file")
         )
 
     def caption_plain(self) -> str:
         """Return the file card as one line of text."""
-        size = human_size(self.size)
-        return f"[{self.kind}] {self.filename} · {self.mime_type} · {size} · saved to {self.relative_path}"
+        return f"[{self.kind}] {self.filename} · {self._described()} · saved to {self.relative_path}"
 
     def _card_bundle(self, note: str = "") -> MimeBundle:
         plain = self.caption_plain() + (f" ({note})" if note else "")
@@ -213,22 +230,10 @@ class ArtifactView:
         return {"text/plain": f"{self.caption_plain()}\n{table.plain()}", "text/html": markup}
 
     def _text_bundle(self) -> MimeBundle:
-        text, shown, total, cut = read_text(self.path, self.limits)
-        footer = f"{shown:,} of {total:,} lines" + (
-            f" (first {human_size(self.limits.text_bytes)})" if cut else ""
-        )
-        try:
-            from pygments import highlight
-            from pygments.formatters import HtmlFormatter
-            from pygments.lexers import TextLexer, get_lexer_for_filename
-            from pygments.util import ClassNotFound
-
-            try:
-                lexer = get_lexer_for_filename(self.filename)
-            except ClassNotFound:
-                lexer = TextLexer()
-            code = highlight(text, lexer, HtmlFormatter(noclasses=True, nowrap=False))
-        except ImportError:
+        preview = read_text_preview(self.path, self.limits)
+        text, footer = preview.text, preview.footer(self.limits)
+        code = highlight_html(text, self.filename, self.limits) if preview.highlight else None
+        if code is None:  # no Pygments, a line too long to lex, or lexing ran past its deadline
             code = f"<pre>{html.escape(text)}</pre>"
         markup = (
             f'<div class="oai-artifact-text" data-filename="{html.escape(self.filename)}" '

@@ -44,13 +44,14 @@ def _assert_rows(rows: list[Row], *, count: int) -> None:
 
 
 def test_every_case_is_listed() -> None:
-    assert sorted(CASES) == [1, 2, 3, 4, 5]
+    assert sorted(CASES) == [1, 2, 3, 4, 5, 6]
     assert {title for title, _ in CASES.values()} == {
         "many files",
         "one big file",
         "start-up",
         "long streams",
         "notebook weight",
+        "preview bounds",
     }
 
 

@@ -47,7 +47,7 @@ def test_a_small_png_is_shown_as_is_with_a_card(tmp_path: Path) -> None:
     assert base64.b64decode(data["image/png"]) == path.read_bytes()
     assert metadata == {"image/png": {"width": 320, "height": 200}}
     assert "text/html" not in data, "a front end shows one type per output: the image gets its own"
-    assert data["text/plain"].startswith("[image] chart.png · image/png")
+    assert data["text/plain"].startswith("[image] chart.png · PNG · ")
     parts = view.displays()
     assert isinstance(parts[1], ArtifactCard)
     card = bundle_of(parts[1])["text/html"]
@@ -195,7 +195,7 @@ def test_other_files_get_a_card(tmp_path: Path, name: str, mime: str) -> None:
     data = bundle_of(view)
     assert (
         f'data-filename="{name}"' in data["text/html"]
-        and "10.0 MB" in data["text/html"]
+        and "9.5 MiB" in data["text/html"]
         and mime in data["text/html"]
     )
     assert "data:" not in data["text/html"]
