@@ -16,6 +16,7 @@ CASES: dict[int, tuple[str, str]] = {
     3: ("start-up", "bench.startup"),
     4: ("long streams", "bench.long_stream"),
     5: ("notebook weight", "bench.notebook_weight"),
+    6: ("link rewriting", "bench.link_rewriting"),
 }
 
 

@@ -629,10 +629,11 @@ def _bare_end(text: str, start: int) -> int:
     end = stop.start() if stop else len(text)
     while end > start and text[end - 1] in ".,;:!?":
         end -= 1
-    opening, closing = text.count("(", start, end), text.count(")", start, end)
-    while end > start and text[end - 1] == ")" and opening < closing:
-        end -= 1
-        closing -= 1
+    # Trailing ")" are dropped while they outnumber the "(" before them: as many as the excess, at most.
+    excess = text.count(")", start, end) - text.count("(", start, end)
+    if excess > 0:
+        trailing = end - start - len(text[start:end].rstrip(")"))
+        end -= min(trailing, excess)
     return end
 
 
