@@ -2,11 +2,13 @@
 
 Each shape is a class of hostile reply: 10,000 Markdown links; bare targets, code spans and autolinks on one
 line; 10,000 nested labels; backticks before the targets; a line of links that never close; angle targets
-that never close; a line that looks like a reference definition; a bare target followed by 1 MB of ``)``;
-``](`` followed by 1 MB of spaces; 10,000 annotation spans counted in UTF-16 units. Each is timed at about
-1 MB (10,000 links) and at a tenth of that, in turns. Target: under 1 s for the 1 MB text; the growth ratio
-shows the shape of the cost (about 10 for linear, 100 for quadratic). Every result is checked: no
-``sandbox:`` target survives, and the expected number of links point at the saved files.
+that never close; a line that looks like a reference definition; links with nine unbalanced ``)`` each; a
+target running into 1 MB of backslashes; 1 MB of ``[`` before a link; a bare target followed by 1 MB of
+``)``; ``](`` followed by 1 MB of spaces; 10,000 annotation spans counted in UTF-16 units.
+
+Each is timed at about 1 MB (10,000 links) and at a tenth of that, in turns. Target: under 1 s for the 1 MB
+text; the growth ratio shows the shape of the cost (about 10 for linear, 100 for quadratic). Every result
+is checked: no ``sandbox:`` target survives, and the expected number of targets are rewritten.
 """
 
 from __future__ import annotations
@@ -102,6 +104,24 @@ def definition_line(links: int) -> Reply:
     return Reply(_padded(text, links), _table("a.csv"), (), "](out/a.csv)", links)
 
 
+def unbalanced_parentheses(links: int) -> Reply:
+    """``[b](sandbox:/b c)))))))))``: every ``)`` a possible end, none naming a known file."""
+    text = "[b](sandbox:/b c" + ")" * 9 + " "
+    return Reply(_padded(text * links, links), _table("a.csv"), (), "was not among the files", links)
+
+
+def backslashes(links: int) -> Reply:
+    """A link whose target runs into ``CHARS_PER_LINK`` backslashes per link."""
+    text = "[a](sandbox:/mnt/data/a.csv" + "\\" * (links * CHARS_PER_LINK) + ")"
+    return Reply(text, _table("a.csv"), (), "was not among the files", 1)
+
+
+def opening_brackets(links: int) -> Reply:
+    """``CHARS_PER_LINK`` ``[`` per link, then one link."""
+    text = "[" * (links * CHARS_PER_LINK) + "](sandbox:/mnt/data/a.csv)"
+    return Reply(text, _table("a.csv"), (), "](out/a.csv)", 1)
+
+
 def closing_parentheses(links: int) -> Reply:
     """One bare target followed by ``CHARS_PER_LINK`` closing parentheses per link."""
     text = "sandbox:/mnt/data/a.csv" + ")" * (links * CHARS_PER_LINK)
@@ -137,6 +157,9 @@ SHAPES: dict[str, Callable[[int], Reply]] = {
     "10,000 [a](sandbox:… never closed, one line": unclosed_links,
     "10,000 [a](<sandbox:… never closed, one line": unclosed_angles,
     "'[' then 10,000 bare targets, one line": definition_line,
+    "10,000 [b](sandbox:/b c))))))))) links, no ')' names a file": unbalanced_parentheses,
+    "a link whose target runs into 1 MB of backslashes": backslashes,
+    "1 MB of '[', then one link": opening_brackets,
     "a bare target, then 1 MB of ')'": closing_parentheses,
     "'](' then 1 MB of spaces, then a link": opening_spaces,
     "10,000 links after astral characters, spans in UTF-16 units": utf16_spans,

@@ -38,20 +38,20 @@ _LINK_OPENING = re.compile(r"\]\(")
 _BLANKS = re.compile(r"[ \t]*")
 _BARE_STOP = re.compile(r"[\s<>\"'`\[\]{}|]")
 _TITLE = re.compile(r"^(?P<target>.*?\S)\s+(?P<title>\"[^\"]*\"|'[^']*'|\([^()]*\))\s*$", re.DOTALL)
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
+_MARKDOWN_ESCAPES = {ord(char): "\\" + char for char in "\\`*_[]<>|"}
 _MOUNT_PREFIX = "mnt/data/"
 #: Matched at a line's start: where it ends is where the definition's target starts.
 _REFERENCE_DEFINITION = re.compile(r" {0,3}\[[^\]\n]+\]:[ \t]*")
-#: The brackets that count when matching a label's ``[``, and the blank lines that end a paragraph.
-_BRACKET_OR_BREAK = re.compile(r"(?<!\\)[\[\]]|\n(?=\n)")
-#: Read from a target's start: escape pairs (skipped), parentheses and newlines.
-_PAREN_TOKEN = re.compile(r"\\.|[()\n]", re.DOTALL)
+#: Runs of the brackets that count when matching a label's ``[``, and the blank lines that end a paragraph.
+_BRACKETS_OR_BREAK = re.compile(r"(?<!\\)(?:\[+|\]+)|\n\n+")
+_ESCAPE_PAIR = re.compile(r"\\.", re.DOTALL)
+_PARENS_AND_NEWLINES = (re.compile(r"\("), re.compile(r"\)"), re.compile(r"\n"))
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 def escape_markdown(text: str) -> str:
     """Escape the characters that would start Markdown syntax inside link labels and plain text."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return text.translate(_MARKDOWN_ESCAPES)
 
 
 def markdown_url(relative_path: str) -> str:
@@ -154,9 +154,10 @@ def rewrite_links(text: str, table: LinkTable, spans: Sequence[Span] = ()) -> st
     Edits never overlap: a link nested in another link's label is rewritten inside it, and a delimited
     target (an HTML attribute, an autolink, a code span) takes in any Markdown link that starts inside it.
     """
+    lookups = _Lookups(table)
     index = _SpanIndex(_checked_spans(text, spans))
     finder = _NextIndex(text)
-    markdown = _markdown_edits(text, table, index, finder)
+    markdown = _markdown_edits(text, lookups, index, finder)
     edits: list[_Edit] = []
     cursor = _LineCursor(text)
     pending = 0
@@ -170,7 +171,7 @@ def rewrite_links(text: str, table: LinkTable, spans: Sequence[Span] = ()) -> st
             pending += 1
         if pending < len(markdown) and markdown[pending].start <= position:
             continue
-        edit = _rewrite_other(text, position, table, spans=index, finder=finder, cursor=cursor)
+        edit = _rewrite_other(text, position, lookups, spans=index, finder=finder, cursor=cursor)
         while pending < len(markdown) and markdown[pending].start < edit.end:
             pending += 1
         edits.append(edit)
@@ -202,6 +203,26 @@ def _apply(text: str, edits: Sequence[_Edit]) -> str:
 
 # ---------------------------------------------------------------------------------------------------------
 # Indexes built once per text
+
+
+class _Lookups:
+    """``LinkTable.lookup``, remembered for the short targets a text names again and again."""
+
+    _LONGEST = 256
+    _MOST = 4096
+
+    def __init__(self, table: LinkTable) -> None:
+        self._table = table
+        self._seen: dict[str, LinkTarget | None] = {}
+
+    def lookup(self, target: str) -> LinkTarget | None:
+        """The file ``target`` points at, as :meth:`LinkTable.lookup` finds it."""
+        if target in self._seen:
+            return self._seen[target]
+        found = self._table.lookup(target)
+        if len(target) <= self._LONGEST and len(self._seen) < self._MOST:
+            self._seen[target] = found
+        return found
 
 
 class _NextIndex:
@@ -288,19 +309,26 @@ def _label_starts(text: str, closes: Sequence[int]) -> dict[int, int | None]:
         return found
     depth = 0
     latest: dict[int, int] = {}
-    waiting = 0
-    for token in _BRACKET_OR_BREAK.finditer(text, 0, closes[-1] + 1):
+    waiting, upcoming = 0, closes[0]
+    for token in _BRACKETS_OR_BREAK.finditer(text, 0, closes[-1] + 1):
         position = token.start()
-        while waiting < len(closes) and closes[waiting] < position:
-            found[closes[waiting]] = latest.get(depth)
-            waiting += 1
+        if upcoming < position:
+            while waiting < len(closes) and closes[waiting] < position:
+                found[closes[waiting]] = latest.get(depth)
+                waiting += 1
+            upcoming = closes[waiting]
         char = text[position]
         if char == "[":
-            latest[depth] = position
-            depth -= 1
+            run = token.end() - position
+            if run == 1:
+                latest[depth] = position
+            else:
+                depths = range(depth, depth - run, -1)
+                latest.update(zip(depths, range(position, position + run), strict=True))
+            depth -= run
         elif char == "]":
-            depth += 1
-        else:
+            depth += token.end() - position
+        elif latest:
             latest.clear()
     for close in closes[waiting:]:
         found[close] = latest.get(depth)
@@ -320,14 +348,12 @@ class _TargetEnds:
         # From any target's start (a letter) on, a backslash escapes the next character whatever came before;
         # one pass from the first target that needs them gives the same tokens as a pass from each target.
         if self._tokens is None:
-            opens: list[int] = []
-            closes: list[int] = []
-            newlines: list[int] = []
-            lists = {"(": opens, ")": closes, "\n": newlines}
-            for token in _PAREN_TOKEN.finditer(self._text, start):
-                kept = lists.get(token.group())
-                if kept is not None:
-                    kept.append(token.start())
+            text = self._text
+            # Escape pairs blanked out (same length), so that only live characters are found below.
+            live = _ESCAPE_PAIR.sub("\x00\x00", text) if "\\" in text else text
+            opens, closes, newlines = (
+                [found.start() for found in pattern.finditer(live, start)] for pattern in _PARENS_AND_NEWLINES
+            )
             self._tokens = (opens, closes, newlines)
         return self._tokens
 
@@ -506,7 +532,7 @@ class _SpanIndex:
 # Markdown links
 
 
-def _markdown_edits(text: str, table: LinkTable, spans: _SpanIndex, finder: _NextIndex) -> list[_Edit]:
+def _markdown_edits(text: str, table: _Lookups, spans: _SpanIndex, finder: _NextIndex) -> list[_Edit]:
     """The edits for every ``[label](sandbox:…)`` and ``![alt](sandbox:…)``, sorted and disjoint.
 
     Links are taken in the order of their ``](``, so a link nested in another's label comes first; the
@@ -549,7 +575,7 @@ class _Link:
 def _rewrite_markdown_link(
     link: _Link,
     candidates: list[tuple[int, int]],
-    table: LinkTable,
+    table: _Lookups,
     spans: _SpanIndex,
     nested: list[_Edit],
 ) -> _Edit | None:
@@ -592,7 +618,7 @@ def _rewrite_markdown_link(
     return _Edit(start, link_end, [f"{bang}[", *label, f"]({markdown_url(found.relative_path)}{title})"])
 
 
-def _clean_label(label: str, table: LinkTable, spans_target: LinkTarget | None) -> str:
+def _clean_label(label: str, table: _Lookups, spans_target: LinkTarget | None) -> str:
     """Return a link label with any ``sandbox:`` text in it replaced by the file's name."""
     if not _OCCURRENCE.search(label):
         return label
@@ -638,7 +664,7 @@ def _bare_end(text: str, start: int) -> int:
 
 
 def _rewrite_other(
-    text: str, position: int, table: LinkTable, *, spans: _SpanIndex, finder: _NextIndex, cursor: _LineCursor
+    text: str, position: int, table: _Lookups, *, spans: _SpanIndex, finder: _NextIndex, cursor: _LineCursor
 ) -> _Edit:
     """Rewrite a ``sandbox:`` target that is not a Markdown link: HTML attribute, autolink, code or bare."""
     before = text[position - 1] if position > 0 else ""
