@@ -236,6 +236,41 @@ def test_escape_markdown() -> None:
     assert escape_markdown("a_b*c[d]`e`") == "a\\_b\\*c\\[d\\]\\`e\\`"
 
 
+def test_a_clickable_image_keeps_both_links() -> None:
+    # The image is a link nested in the outer link's label: it is rewritten inside it, not cut through.
+    table = _table(("a.csv", "out/a.csv", None), ("p.png", "out/p.png", None))
+    result = rewrite_links("[![plot](sandbox:/mnt/data/p.png)](sandbox:/mnt/data/a.csv)", table)
+    assert result == "[![plot](out/p.png)](out/a.csv)"
+    assert _links(result) == [("link", "out/a.csv", "plot"), ("image", "out/p.png", "plot")]
+    text = "[see [a](sandbox:/mnt/data/a.csv) and sandbox:/mnt/data/p.png](sandbox:/mnt/data/p.png)"
+    assert rewrite_links(text, table) == "[see [a](out/a.csv) and p.png](out/p.png)"
+
+
+def test_nested_labels_are_rewritten_level_by_level() -> None:
+    table = _table(("a.csv", "out/a.csv", None))
+    text = "[" * 40 + "](sandbox:/mnt/data/a.csv)" * 40
+    assert rewrite_links(text, table) == "[" * 40 + "](out/a.csv)" * 40
+    failed = _table(("a.csv", None, "gone"))
+    result = rewrite_links("![x [a](sandbox:/mnt/data/a.csv)](sandbox:/mnt/data/a.csv) end", failed)
+    assert result == "*⚠ a.csv could not be saved: gone* end"
+
+
+def test_a_delimited_target_takes_in_the_link_inside_it() -> None:
+    # A code span or an HTML attribute ends at its own delimiter; a Markdown link inside it is its text.
+    table = _table(("a.csv", "out/a.csv", None))
+    code = rewrite_links("`sandbox:/mnt/data/x [a](sandbox:/mnt/data/a.csv)` after", table)
+    assert code == "`⚠ a.csv) was not among the files this reply produced` after"
+    attribute = rewrite_links('<img src="sandbox:/mnt/data/x [a](sandbox:/mnt/data/a.csv)"> after', table)
+    marker = quote("⚠ a.csv) was not among the files this reply produced")
+    assert attribute == f'<img src="#{marker}"> after'
+
+
+def test_a_link_whose_label_cuts_through_an_earlier_link_is_left_to_the_bare_rewriting() -> None:
+    table = _table(("a.csv", "out/a.csv", None), ("p.png", "out/p.png", None))
+    text = '[a](sandbox:/mnt/data/a.csv "x[t") b](sandbox:/mnt/data/p.png) end'
+    assert rewrite_links(text, table) == '[a](out/a.csv "x[t") b]([p.png](out/p.png)) end'
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Property tests
 
