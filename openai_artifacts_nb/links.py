@@ -553,17 +553,21 @@ def _markdown_edits(text: str, table: _Lookups, spans: _SpanIndex, finder: _Next
         inner = bisect_right(taken_ends, start)
         if inner < len(taken) and (taken[inner].start <= label_start or taken_ends[-1] > close_bracket):
             continue
+        candidates = ends.find(target_start, angled)
+        if not candidates:
+            continue
         link = _Link(text, label_start, close_bracket, target_start, angled, image)
-        edit = _rewrite_markdown_link(link, ends.find(target_start, angled), table, spans, taken[inner:])
-        if edit is not None:
-            del taken[inner:], taken_ends[inner:]
-            taken.append(edit)
-            taken_ends.append(edit.end)
+        edit = _rewrite_markdown_link(link, candidates, table, spans, taken[inner:])
+        del taken[inner:], taken_ends[inner:]
+        taken.append(edit)
+        taken_ends.append(edit.end)
     return taken
 
 
 @dataclass(frozen=True)
 class _Link:
+    """Where one ``[label](sandbox:…)`` is: its label's ``[`` and ``]``, its target's start, its form."""
+
     text: str
     label_start: int
     close_bracket: int
@@ -578,10 +582,11 @@ def _rewrite_markdown_link(
     table: _Lookups,
     spans: _SpanIndex,
     nested: list[_Edit],
-) -> _Edit | None:
-    """Rewrite ``[label](sandbox:…)`` or ``![alt](sandbox:…)``; ``None`` if it is not a well-formed link."""
-    if not candidates:
-        return None
+) -> _Edit:
+    """Rewrite ``[label](sandbox:…)`` or ``![alt](sandbox:…)`` ending at one of the ``candidates``.
+
+    ``nested`` are the links already rewritten inside its label, carried in the new label as they are.
+    """
     text, target_start = link.text, link.target_start
     chosen: tuple[int, str, str, LinkTarget | None] | None = None
     for destination_end, link_end in candidates:
