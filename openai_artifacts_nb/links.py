@@ -310,7 +310,9 @@ def _label_starts(text: str, closes: Sequence[int]) -> dict[int, int | None]:
     depth = 0
     latest: dict[int, int] = {}
     waiting, upcoming = 0, closes[0]
-    for token in _BRACKETS_OR_BREAK.finditer(text, 0, closes[-1] + 1):
+    # Nothing before the last blank line ahead of the first "]" can open a label.
+    paragraph = text.rfind("\n\n", 0, closes[0]) + 1
+    for token in _BRACKETS_OR_BREAK.finditer(text, paragraph, closes[-1] + 1):
         position = token.start()
         if upcoming < position:
             while waiting < len(closes) and closes[waiting] < position:
