@@ -1,14 +1,17 @@
 """Benchmarks: what users feel, measured against the code people write by hand, in one run.
 
-``python -m bench`` (or ``make bench``) runs five cases against the local emulator and prints a table of
-medians, ratios and verdicts, also written to ``bench/results.json``:
+``python -m bench`` (or ``make bench``) runs these cases (the first five against the local emulator) and
+prints a table of medians, ratios and verdicts, also written to ``bench/results.json``:
 
 1. many files: 20 x 1 MiB from one reply at 100 ms per request, fetch against the one-by-one loop and the
    floor;
 2. one big file: peak memory and throughput of our fetch on a 1 GiB container file;
 3. start-up: ``import openai_artifacts_nb`` plus ``%load_ext`` in a fresh process, against ``import openai``;
 4. long streams: 10,000 text deltas through the magic's streaming display;
-5. notebook weight: bytes a 5 MB PNG, a 50 MB CSV and a 10 MB PDF add to the saved notebook.
+5. notebook weight: bytes a 5 MB PNG, a 50 MB CSV and a 10 MB PDF add to the saved notebook;
+6. preview bounds: each hostile file (huge XLSX rows and string tables, one-line and sparse CSVs, Parquet
+   giant values, pixel bombs) previewed in a fresh process, against 2 s and +256 MiB;
+7. link rewriting: ``rewrite_links`` on 1 MB replies of every hostile shape, against a tenth of the size.
 
 ``--quick`` shrinks the slow cases, ``--case N`` picks cases. ``tests/test_bench.py`` runs a smoke version of
 each so they do not rot; it asserts nothing about timing.

@@ -17,6 +17,7 @@ CASES: dict[int, tuple[str, str]] = {
     4: ("long streams", "bench.long_stream"),
     5: ("notebook weight", "bench.notebook_weight"),
     6: ("preview bounds", "bench.preview_bounds"),
+    7: ("link rewriting", "bench.link_rewriting"),
 }
 
 

@@ -52,6 +52,7 @@ def test_every_case_is_listed() -> None:
         "long streams",
         "notebook weight",
         "preview bounds",
+        "link rewriting",
     }
 
 
@@ -213,3 +214,14 @@ def test_a_payload_shown_twice_is_caught() -> None:
     assert _embedded_twice([payload, f'<a href="{data_uri}">plot.png</a>'])
     assert not _embedded_twice([payload])
     assert not _embedded_twice(["A reply. " * 300, "A reply. " * 300])  # prose is not a payload
+
+
+def test_link_rewriting_case_times_every_shape_at_two_sizes(smoke: Settings) -> None:
+    from bench import link_rewriting
+
+    rows = link_rewriting.run(smoke)
+    _assert_rows(rows, count=len(link_rewriting.SHAPES))
+    for row in rows:
+        assert row.ours.unit == "s" and row.reference is not None
+        assert row.reference_name == "1/10 size" and row.target == "< 1 s per 1 MB"
+        assert row.details["bytes"] > row.details["tenth_bytes"] > 0

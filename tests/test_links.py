@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
 import mistune
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from openai_artifacts_nb.links import (
     LinkTable,
     LinkTarget,
     Span,
+    _clean_label,
+    _marker,
+    _strip_scheme,
     escape_markdown,
     markdown_url,
     rewrite_links,
@@ -229,6 +236,41 @@ def test_escape_markdown() -> None:
     assert escape_markdown("a_b*c[d]`e`") == "a\\_b\\*c\\[d\\]\\`e\\`"
 
 
+def test_a_clickable_image_keeps_both_links() -> None:
+    # The image is a link nested in the outer link's label: it is rewritten inside it, not cut through.
+    table = _table(("a.csv", "out/a.csv", None), ("p.png", "out/p.png", None))
+    result = rewrite_links("[![plot](sandbox:/mnt/data/p.png)](sandbox:/mnt/data/a.csv)", table)
+    assert result == "[![plot](out/p.png)](out/a.csv)"
+    assert _links(result) == [("link", "out/a.csv", "plot"), ("image", "out/p.png", "plot")]
+    text = "[see [a](sandbox:/mnt/data/a.csv) and sandbox:/mnt/data/p.png](sandbox:/mnt/data/p.png)"
+    assert rewrite_links(text, table) == "[see [a](out/a.csv) and p.png](out/p.png)"
+
+
+def test_nested_labels_are_rewritten_level_by_level() -> None:
+    table = _table(("a.csv", "out/a.csv", None))
+    text = "[" * 40 + "](sandbox:/mnt/data/a.csv)" * 40
+    assert rewrite_links(text, table) == "[" * 40 + "](out/a.csv)" * 40
+    failed = _table(("a.csv", None, "gone"))
+    result = rewrite_links("![x [a](sandbox:/mnt/data/a.csv)](sandbox:/mnt/data/a.csv) end", failed)
+    assert result == "*⚠ a.csv could not be saved: gone* end"
+
+
+def test_a_delimited_target_takes_in_the_link_inside_it() -> None:
+    # A code span or an HTML attribute ends at its own delimiter; a Markdown link inside it is its text.
+    table = _table(("a.csv", "out/a.csv", None))
+    code = rewrite_links("`sandbox:/mnt/data/x [a](sandbox:/mnt/data/a.csv)` after", table)
+    assert code == "`⚠ a.csv) was not among the files this reply produced` after"
+    attribute = rewrite_links('<img src="sandbox:/mnt/data/x [a](sandbox:/mnt/data/a.csv)"> after', table)
+    marker = quote("⚠ a.csv) was not among the files this reply produced")
+    assert attribute == f'<img src="#{marker}"> after'
+
+
+def test_a_link_whose_label_cuts_through_an_earlier_link_is_left_to_the_bare_rewriting() -> None:
+    table = _table(("a.csv", "out/a.csv", None), ("p.png", "out/p.png", None))
+    text = '[a](sandbox:/mnt/data/a.csv "x[t") b](sandbox:/mnt/data/p.png) end'
+    assert rewrite_links(text, table) == '[a](out/a.csv "x[t") b]([p.png](out/p.png)) end'
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Property tests
 
@@ -304,3 +346,304 @@ def test_property_no_sandbox_link_survives_and_markdown_stays_intact(
     expected = [f"nb artifacts/{name}" for form, _, name in links if saved[name] and form != "`{}`"]
     parsed = [unquote(url) for _, url, _ in _links(result)]
     assert parsed == expected
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The oracle: rewrite_links as it was before every step was made linear (copied unchanged, renamed).
+# Where its edits did not overlap, the linear version must give exactly its result.
+
+_OLD_SCHEME = "sandbox:"
+_OLD_OCCURRENCE = re.compile(r"sandbox:(?=[^\s)\]>\"'`,;.!?])", re.IGNORECASE)
+_OLD_LINK_OPENING = re.compile(r"\]\([ \t]*(<?)[ \t]*(?=sandbox:)", re.IGNORECASE)
+_OLD_BARE_STOP = re.compile(r"[\s<>\"'`\[\]{}|]")
+_OLD_TITLE = re.compile(r"^(?P<target>.*?\S)\s+(?P<title>\"[^\"]*\"|'[^']*'|\([^()]*\))\s*$", re.DOTALL)
+_OLD_REFERENCE_DEFINITION = re.compile(r" {0,3}\[[^\]\n]+\]:[ \t]*$")
+
+
+@dataclass
+class _OldEdit:
+    start: int
+    end: int
+    replacement: str
+
+
+def _old_checked_span(text: str, span: Span) -> tuple[int, int] | None:
+    """Return the span as indexes into ``text`` if it covers a ``sandbox:`` target.
+
+    Spans count characters; if they were counted in UTF-16 units (astral characters before the span), map
+    them back. ``None`` when neither reading lands on a ``sandbox:`` target.
+    """
+    if span.end <= span.start:
+        return None
+    if text[span.start : span.start + len(_OLD_SCHEME)].lower() == _OLD_SCHEME:
+        return span.start, span.end
+    if any(ord(char) > 0xFFFF for char in text):
+        units = 0
+        mapping: dict[int, int] = {}
+        for index, char in enumerate(text):
+            mapping[units] = index
+            units += 2 if ord(char) > 0xFFFF else 1
+        mapping[units] = len(text)
+        start, end = mapping.get(span.start), mapping.get(span.end)
+        if (
+            start is not None
+            and end is not None
+            and text[start : start + len(_OLD_SCHEME)].lower() == _OLD_SCHEME
+        ):
+            return start, end
+    return None
+
+
+def _old_find_label_start(text: str, close_bracket: int) -> int | None:
+    """Return the index of the ``[`` matching the ``]`` at ``close_bracket`` (on the same paragraph)."""
+    depth = 0
+    index = close_bracket
+    while index >= 0:
+        char = text[index]
+        escaped = index > 0 and text[index - 1] == "\\"
+        if char == "]" and not escaped:
+            depth += 1
+        elif char == "[" and not escaped:
+            depth -= 1
+            if depth == 0:
+                return index
+        elif char == "\n" and index + 1 < len(text) and text[index + 1] == "\n":
+            return None
+        index -= 1
+    return None
+
+
+def _old_find_target_ends(text: str, start: int, angled: bool) -> list[tuple[int, int]]:
+    """Return the possible (end of destination, index past the closing ``)``) of a link target, best first.
+
+    The first is where CommonMark ends it (balanced parentheses). Models also write unbalanced parentheses
+    in unencoded names (``a).csv``, ``(draft.csv``), so every later ``)`` on the line is offered too; the
+    caller keeps the first one that names a known file.
+    """
+    if angled:
+        close = text.find(">", start)
+        newline = text.find("\n", start)
+        if close < 0 or (0 <= newline < close):
+            return []
+        after = close + 1
+        while after < len(text) and text[after] in " \t":
+            after += 1
+        title_end = _old_skip_title(text, after)
+        return [(close, title_end + 1)] if title_end < len(text) and text[title_end] == ")" else []
+    balanced: tuple[int, int] | None = None
+    others: list[tuple[int, int]] = []
+    depth = 0
+    index = start
+    while index < len(text) and text[index] != "\n" and len(others) < 8:
+        char = text[index]
+        if char == "\\" and index + 1 < len(text):
+            index += 2
+            continue
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            if depth == 0 and balanced is None:
+                balanced = (index, index + 1)
+            else:
+                others.append((index, index + 1))
+            depth = max(depth - 1, 0)
+        index += 1
+    return ([balanced] if balanced is not None else []) + others
+
+
+def _old_skip_title(text: str, index: int) -> int:
+    if index < len(text) and text[index] in "\"'":
+        close = text.find(text[index], index + 1)
+        if close > 0:
+            index = close + 1
+            while index < len(text) and text[index] in " \t":
+                index += 1
+    return index
+
+
+def _old_span_target(
+    spans: Sequence[tuple[int, int, LinkTarget]], start: int, end: int, *, whole: bool = False
+) -> LinkTarget | None:
+    """Return the file of the span overlapping ``[start, end)`` (with ``whole``: a span ending inside it)."""
+    for span_start, span_end, target in spans:
+        if span_start < end and start < span_end and (not whole or span_end <= end):
+            return target
+    return None
+
+
+def _old_inside_code_span(text: str, position: int) -> bool:
+    line_start = text.rfind("\n", 0, position) + 1
+    return text.count("`", line_start, position) % 2 == 1
+
+
+def _old_bare_end(text: str, start: int) -> int:
+    stop = _OLD_BARE_STOP.search(text, start)
+    end = stop.start() if stop else len(text)
+    while end > start and text[end - 1] in ".,;:!?":
+        end -= 1
+    while end > start and text[end - 1] == ")" and text.count("(", start, end) < text.count(")", start, end):
+        end -= 1
+    return end
+
+
+def _reference_rewrite(text: str, table: LinkTable, spans: Sequence[Span] = ()) -> tuple[str, bool]:
+    """The rewriting as it was before it was made linear, and whether its edits overlapped."""
+    checked = []
+    for span in spans:
+        indexes = _old_checked_span(text, span)
+        if indexes is not None:
+            checked.append((indexes[0], indexes[1], span.target))
+    edits: list[_OldEdit] = []
+    covered: list[tuple[int, int]] = []
+    for match in _OLD_LINK_OPENING.finditer(text):
+        edit = _old_rewrite_markdown_link(text, match, table, checked)
+        if edit is not None:
+            edits.append(edit)
+            covered.append((edit.start, edit.end))
+    for match in _OLD_OCCURRENCE.finditer(text):
+        position = match.start()
+        if any(start <= position < end for start, end in covered):
+            continue
+        edit = _old_rewrite_other(text, position, table, checked)
+        edits.append(edit)
+        covered.append((edit.start, edit.end))
+    ordered = sorted(edits, key=lambda item: item.start)
+    overlapped = any(later.start < earlier.end for earlier, later in itertools.pairwise(ordered))
+    result = text
+    for edit in sorted(edits, key=lambda item: item.start, reverse=True):
+        result = result[: edit.start] + edit.replacement + result[edit.end :]
+    return result, overlapped
+
+
+def _old_rewrite_markdown_link(
+    text: str, match: re.Match[str], table: LinkTable, spans: Sequence[tuple[int, int, LinkTarget]]
+) -> _OldEdit | None:
+    """Rewrite ``[label](sandbox:…)`` or ``![alt](sandbox:…)``; ``None`` if it is not a well-formed link."""
+    close_bracket = match.start()
+    label_start = _old_find_label_start(text, close_bracket)
+    angled = bool(match.group(1))
+    target_start = match.end()
+    candidates = _old_find_target_ends(text, target_start, angled)
+    if label_start is None or not candidates:
+        return None
+    chosen: tuple[int, str, str, LinkTarget | None] | None = None
+    for destination_end, link_end in candidates:
+        destination = text[target_start:destination_end]
+        title = ""
+        if not angled:
+            titled = _OLD_TITLE.match(destination)
+            if titled is not None:
+                destination = titled.group("target")
+                title = " " + titled.group("title")
+        destination_stop = target_start + len(destination)
+        found = _old_span_target(spans, target_start, destination_stop, whole=True) or table.lookup(
+            destination
+        )
+        if found is not None:
+            chosen = (link_end, destination, title, found)
+            break
+        if chosen is None:
+            chosen = (link_end, destination, title, None)
+    assert chosen is not None
+    link_end, destination, title, found = chosen
+    image = label_start > 0 and text[label_start - 1] == "!"
+    start = label_start - 1 if image else label_start
+    label = _clean_label(text[label_start + 1 : close_bracket], table, found)
+    if found is None or found.relative_path is None:
+        marker = _marker(found, destination)
+        replacement = f"*{marker}*" if image or not label.strip() else f"{label} (*{marker}*)"
+        return _OldEdit(start, link_end, replacement)
+    bang = "!" if image else ""
+    return _OldEdit(start, link_end, f"{bang}[{label}]({markdown_url(found.relative_path)}{title})")
+
+
+def _old_rewrite_other(
+    text: str, position: int, table: LinkTable, spans: Sequence[tuple[int, int, LinkTarget]]
+) -> _OldEdit:
+    """Rewrite a ``sandbox:`` target that is not a Markdown link: HTML attribute, autolink, code or bare."""
+    before = text[position - 1] if position > 0 else ""
+    line_start = text.rfind("\n", 0, position) + 1
+    if before and before in "\"'":
+        close = text.find(before, position)
+        end = close if close > 0 else _old_bare_end(text, position)
+        kind = "attribute"
+    elif _OLD_REFERENCE_DEFINITION.match(text, line_start, position):
+        end = _old_bare_end(text, position)
+        kind = "attribute"
+    elif before == "<" and text.find(">", position) > 0:
+        end = text.find(">", position)
+        kind = "autolink"
+    elif _old_inside_code_span(text, position):
+        stop = text.find("`", position)
+        end = stop if stop > 0 else _old_bare_end(text, position)
+        kind = "code"
+    else:
+        end = _old_bare_end(text, position)
+        kind = "bare"
+    raw = text[position:end]
+    found = _old_span_target(spans, position, end) or table.lookup(raw)
+    saved = found is not None and found.relative_path is not None
+    if kind == "attribute":
+        if saved and found is not None and found.relative_path is not None:
+            return _OldEdit(position, end, markdown_url(found.relative_path))
+        return _OldEdit(position, end, "#" + quote(_strip_scheme(_marker(found, raw))))
+    if kind == "code":
+        if found is not None and found.relative_path is not None:
+            return _OldEdit(position, end, found.relative_path.replace("`", "'"))
+        return _OldEdit(position, end, _strip_scheme(_marker(found, raw)).replace("`", "'"))
+    start, stop = (position - 1, end + 1) if kind == "autolink" else (position, end)
+    if found is not None and found.relative_path is not None:
+        return _OldEdit(
+            start, stop, f"[{escape_markdown(found.filename)}]({markdown_url(found.relative_path)})"
+        )
+    return _OldEdit(start, stop, f"*{_marker(found, raw)}*")
+
+
+_PIECES = st.sampled_from(
+    [
+        "[", "]", "(", ")", "\\", "\n", "\n\n", "`", "<", ">", '"', "'", " ", "\t", "!", ":", ".", "x",
+        "é", "📈", "%20", "](", "](<", "[l](", "![i](", "[1]: ", ' "t"', " (t)",
+        "sandbox:/mnt/data/a.csv", "sandbox://b c.csv", "sandbox:/b%20c.csv", "SANDBOX:/x", "sandbox:/",
+        "sandbox:", "a.csv", "b c.csv",
+    ]
+)  # fmt: skip
+_DIFFERENTIAL_TABLE = _table(("a.csv", "out/a.csv", None), ("b c.csv", None, "it was too big"))
+_SPAN_TARGET = LinkTarget("s.csv", "out/s (1).csv")
+
+
+@st.composite
+def _hostile(draw: st.DrawFn) -> tuple[str, list[Span]]:
+    """Text made of the characters and pieces every step reads, and spans on and off its targets."""
+    text = "".join(draw(st.lists(_PIECES, max_size=40)))
+    starts = [match.start() for match in _OLD_OCCURRENCE.finditer(text)]
+    spans = []
+    for _ in range(draw(st.integers(0, 4))):
+        start = draw(st.sampled_from(starts)) if starts and draw(st.booleans()) else draw(st.integers(-3, 60))
+        end = start + draw(st.integers(-1, 40))
+        problem = draw(st.sampled_from([None, "gone"]))
+        spans.append(
+            Span(start, end, LinkTarget(f"s{len(spans)}.csv", None if problem else "o/s.csv", problem))
+        )
+    return text, spans
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_hostile())
+def test_property_same_result_as_the_quadratic_version(document: tuple[str, list[Span]]) -> None:
+    text, spans = document
+    expected, overlapped = _reference_rewrite(text, _DIFFERENTIAL_TABLE, spans)
+    assume(not overlapped)
+    assert rewrite_links(text, _DIFFERENTIAL_TABLE, spans) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=40).map("".join), st.integers(0, 3))
+def test_property_spans_in_utf16_units_map_like_before(text: str, shift: int) -> None:
+    text = "📈" * shift + text
+    spans = []
+    for number, match in enumerate(_OLD_OCCURRENCE.finditer(text)):
+        start16 = len(text[: match.start()].encode("utf-16-le")) // 2
+        spans.append(Span(start16, start16 + 10 + number, _SPAN_TARGET))
+    expected, overlapped = _reference_rewrite(text, _DIFFERENTIAL_TABLE, spans)
+    assume(not overlapped)
+    assert rewrite_links(text, _DIFFERENTIAL_TABLE, spans) == expected
