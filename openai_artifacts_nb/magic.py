@@ -19,6 +19,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Bool, Enum, Int, TraitError, Unicode, validate
 
 from openai_artifacts_nb.errors import ArtifactsError
+from openai_artifacts_nb.tape_deck import TapeDeck
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -93,6 +94,7 @@ class OpenAIMagics(Magics):
         self._server: Any = None
         self._clients: dict[str, OpenAI] = {}
         self._told_where = False
+        self._tape = TapeDeck()  # %openai record / replay, OPENAI_ARTIFACTS_BACKEND=replay:PATH
 
     @property
     def session(self) -> ConversationSession:
@@ -170,10 +172,12 @@ class OpenAIMagics(Magics):
 
     @_flags(magic_kind["line"]("openai"))
     def openai_line(self, line: str) -> Any:
-        """``%openai local | stop | reset | status | help``: manage the magic's backend and conversation.
+        """``%openai local | stop | reset | status | help | record | replay``: the backend and conversation.
 
         local   start the embedded emulator and use it (no key, no network)
-        stop    stop the embedded emulator
+        stop    stop the embedded emulator (and any recording or replay)
+        record PATH | record stop   record every API exchange of the following cells into a cassette
+        replay PATH [--speed N] [--fallback local] | replay stop   replay a cassette (no key, no network)
         reset   forget the conversation: the next cell starts fresh, in a new container
         status  show the model, the conversation, the container and where files go
         """
@@ -193,9 +197,19 @@ class OpenAIMagics(Magics):
             return Notice("New conversation: the next cell starts fresh.", prefix="openai:")
         if command == "status":
             return Notice(self._status(), prefix="openai:")
+        if command in {"record", "replay"}:
+            try:
+                message, reset = self._tape.command(line)
+            except ArtifactsError as error:
+                raise UsageError(str(error)) from None
+            if reset:
+                self.session.reset()  # the recorded conversation is another server's
+            return Notice(message, prefix="openai:")
         if command == "help":
             return Notice(" ".join((self.openai_line.__doc__ or "").split()), prefix="openai:")
-        raise UsageError(f"%openai {command}: unknown command; use local, stop, reset, status or help.")
+        raise UsageError(
+            f"%openai {command}: unknown command; use local, stop, reset, status, help, record or replay."
+        )
 
     def _parse(self, line: str) -> Any:
         import shlex
@@ -217,6 +231,7 @@ class OpenAIMagics(Magics):
         """Stop the embedded emulator, if this instance started one."""
         server, self._server = self._server, None
         clients, self._clients = list(self._clients.values()), {}
+        self._tape.close()
         for client in clients:
             client.close()
         if server is not None:
@@ -264,11 +279,15 @@ class OpenAIMagics(Magics):
         from openai_artifacts_nb.client import make_client
         from openai_artifacts_nb.errors import ConfigurationError
 
-        base_url = self._local_base_url() if self._use_local() else None
-        key = base_url or "environment"
+        try:
+            replay_url = self._tape.base_url()
+        except ArtifactsError as error:
+            raise UsageError(str(error)) from None
+        base_url = replay_url or (self._local_base_url() if self._use_local() else None)
+        key = (base_url or "environment") + self._tape.client_tag()
         if key not in self._clients or base_url is None:
             try:
-                client = make_client(base_url=base_url)
+                client = make_client(base_url=base_url, **self._tape.client_options())
             except ConfigurationError as error:
                 raise UsageError(str(error)) from None
             # The environment may have changed since the last cell; its old client's sockets go with it.
@@ -296,6 +315,7 @@ class OpenAIMagics(Magics):
         backend = "local emulator" if self._use_local() else "OpenAI (OPENAI_API_KEY / OPENAI_BASE_URL)"
         if self._server is not None:
             backend += f" at {self._server.base_url}"
+        backend += self._tape.describe()
         state = self.session
         conversation = f"continuing {state.previous_response_id}" if state.previous_response_id else "new"
         inputs = ", ".join(item.path.name for item in state.inputs) or "none"
