@@ -61,7 +61,7 @@ INDEX = "cassette.json"
 EXCHANGES = "exchanges.jsonl"
 FILES = "files"
 
-#: The only headers a cassette keeps; everything else (auth, org, project, cookies, client details) is dropped.
+#: The only headers a cassette keeps; all others (auth, org, project, cookies, client details) are dropped.
 REQUEST_HEADERS = frozenset({"content-type", "accept", "openai-beta"})
 RESPONSE_HEADERS = frozenset({"content-type", "content-disposition", "openai-version"})
 _SECRET_QUERY = ("key", "token", "secret", "sig", "password", "auth")
@@ -113,7 +113,7 @@ def normalise_prompt(text: str | None) -> str | None:
 
 @dataclass
 class FileSink:
-    """A response body being written to ``files/`` as it streams, hashed on the way; placed by hash at the end."""
+    """A response body written to ``files/`` as it streams, hashed on the way, placed by hash at the end."""
 
     folder: Path
     _handle: IO[bytes] = field(init=False)
@@ -135,14 +135,14 @@ class FileSink:
         self.size += len(chunk)
 
     def finish(self) -> str:
-        """Close the file, move it to ``files/<sha256>`` (kept once if it is there already); return the hash."""
+        """Close the file, move it to ``files/<sha256>`` (kept once if already there); return the hash."""
         self._handle.close()
         digest = str(self._hash.hexdigest())
         target = self.folder / digest
         if target.exists():
             self._temp.unlink()
         else:
-            os.replace(self._temp, target)
+            self._temp.replace(target)
         return digest
 
     def discard(self) -> None:
@@ -216,7 +216,7 @@ class CassetteWriter:
             self._count += 1
 
     def close(self) -> Path:
-        """Sort the exchanges by request order, write the index, and return the folder (safe to call twice)."""
+        """Sort the exchanges by request order, write the index, return the folder (safe to call twice)."""
         with self._lock:
             if self._closed:
                 return self.folder
@@ -227,6 +227,19 @@ class CassetteWriter:
             path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
             self._write_index()
         return self.folder
+
+    @staticmethod
+    def finalize(folder: str | os.PathLike[str]) -> Path:
+        """Sort and count the exchanges of a cassette its recorder could not close (a kernel that exited)."""
+        path = Path(folder).expanduser().resolve()
+        lines = [line for line in (path / EXCHANGES).read_text(encoding="utf-8").splitlines() if line.strip()]
+        lines.sort(key=lambda line: int(json.loads(line)["seq"]))
+        (path / EXCHANGES).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        index = json.loads((path / INDEX).read_text(encoding="utf-8"))
+        index["exchanges"] = len(lines)
+        index["files"] = sum(1 for file in (path / FILES).iterdir() if not file.name.startswith("."))
+        (path / INDEX).write_text(json.dumps(index, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+        return path
 
     def _redact(self, text: str) -> str:
         for token in self._tokens:

@@ -22,7 +22,7 @@ from typing import Any
 from openai_artifacts_nb.cassette import CassetteWriter
 from openai_artifacts_nb.errors import ConfigurationError
 
-__all__ = ["convert_recorded", "events_from_response", "synthesize_file"]
+__all__ = ["convert_command", "convert_recorded", "events_from_response", "synthesize_file"]
 
 EVENT_GAP = 0.02
 _TEXT_PIECE = 16
@@ -65,7 +65,7 @@ def events_from_response(response: dict[str, Any], *, gap: float = EVENT_GAP) ->
 
 
 def synthesize_file(name: str, seed: str) -> bytes:
-    """Deterministic stand-in bytes for a file the capture cites but does not hold, shaped by its extension."""
+    """Deterministic stand-in bytes for a file the capture cites but lacks, shaped by its extension."""
     rng = random.Random(seed)
     suffix = Path(name).suffix.lower()
     sums = [rng.randint(1, 6) + rng.randint(1, 6) for _ in range(10_000)]
@@ -85,7 +85,12 @@ def _png(rng: random.Random, size: int = 8) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _read(source: Path) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
@@ -100,11 +105,14 @@ def _read(source: Path) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
             if not isinstance(response, dict) or response.get("object") != "response":
                 raise ConfigurationError(f"{source}: not a Response object.")
             return response, None
-        frames = [json.loads(line.removeprefix("data:").strip()) for line in text.splitlines() if line.strip()]
+        frames = [
+            json.loads(line.removeprefix("data:").strip()) for line in text.splitlines() if line.strip()
+        ]
     except ValueError as error:
         raise ConfigurationError(f"{source}: not JSON ({error}).") from None
     events = [
-        {"t": round(EVENT_GAP * n, 3), "event": frame.get("type"), "data": frame} for n, frame in enumerate(frames)
+        {"t": round(EVENT_GAP * n, 3), "event": frame.get("type"), "data": frame}
+        for n, frame in enumerate(frames)
     ]
     for frame in reversed(frames):
         if frame.get("type") in {"response.completed", "response.incomplete"}:
@@ -180,11 +188,16 @@ def convert_recorded(
                 created + 10,
                 "GET",
                 base + "/content",
-                {"status": 200, "kind": "file", "headers": {"content-type": "application/octet-stream"}, "file": content},
+                {
+                    "status": 200,
+                    "kind": "file",
+                    "headers": {"content-type": "application/octet-stream"},
+                    "file": content,
+                },
             )
-        page = {"object": "list", "data": listing, "first_id": None, "last_id": None, "has_more": False}
-        if listing:
-            page.update(first_id=listing[0]["id"], last_id=listing[-1]["id"])
+        page: dict[str, Any] = {"object": "list", "data": listing, "has_more": False}
+        page["first_id"] = listing[0]["id"] if listing else None
+        page["last_id"] = listing[-1]["id"] if listing else None
         query = [["order", "asc"], ["limit", "100"]]
         _add(writer, created + 10, "GET", f"/containers/{container_id}/files", _json(page), query=query)
         container = {
@@ -228,3 +241,12 @@ def _add(
             "response": {"elapsed": 0.0, **response},
         }
     )
+
+
+def convert_command(source: str, out: str, *, prompt: str | None = None) -> int:
+    """``openai-artifacts cassette convert SOURCE OUT``: write the cassette, say where; return 0."""
+    import sys
+
+    folder = convert_recorded(source, out, prompt=prompt)
+    sys.stdout.write(f"Cassette written to {folder} (file bytes synthesized: see its cassette.json).\n")
+    return 0

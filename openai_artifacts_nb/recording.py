@@ -38,7 +38,7 @@ _JSON_LIMIT = 8 * 1024 * 1024  # a bigger "JSON" body is stored as a file, not p
 
 
 def recording_http_client(writer: CassetteWriter, *, inner: httpx2.BaseTransport | None = None) -> Any:
-    """An ``openai.DefaultHttpxClient`` (the SDK's timeouts and limits) whose transport records to ``writer``."""
+    """An ``openai.DefaultHttpxClient`` (the SDK's timeouts, limits) whose transport records to ``writer``."""
     import openai
 
     transport = RecordingTransport(
@@ -145,7 +145,9 @@ class _BodyRecorder:
         encoding = headers.get("content-encoding", "identity").lower()
         self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 32) if encoding in {"gzip", "deflate"} else None
         self._raw_encoding = encoding if encoding not in {"identity", "gzip", "deflate"} else None
-        self.kind = "sse" if "text/event-stream" in content_type else "json" if "json" in content_type else "file"
+        self.kind = (
+            "sse" if "text/event-stream" in content_type else "json" if "json" in content_type else "file"
+        )
         if self._raw_encoding:
             self.kind = "file"  # an encoding we cannot undo is stored as sent, and replayed with its header
         self.complete = False

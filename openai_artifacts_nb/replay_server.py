@@ -97,7 +97,9 @@ class Matcher:
                 turn += 1
                 self.prompts.append(index)
             else:
-                self._by_key[_key(request["method"], request["path"], request.get("query") or [])].append(index)
+                self._by_key[_key(request["method"], request["path"], request.get("query") or [])].append(
+                    index
+                )
             self._segment.append(turn)
         self.turn = -1
         self._lock = threading.Lock()
@@ -138,9 +140,8 @@ class Matcher:
         got = f'(this cell sent "{_short(prompt_text(body))}")'
         if waiting:
             position = self.prompts.index(waiting[0]) + 1
-            expected = (
-                f'expected prompt {position} of {len(self.prompts)}: "{_short(self.prompt_of(waiting[0]))}" {got}'
-            )
+            shown = _short(self.prompt_of(waiting[0]))
+            expected = f'expected prompt {position} of {len(self.prompts)}: "{shown}" {got}'
         else:
             expected = f"all {len(self.prompts)} recorded prompts were replayed {got}"
         hint = "" if fallback else "; replay with --fallback local to have the emulator answer it"
@@ -229,7 +230,11 @@ def final_response(events: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The ``response`` of the last completed/incomplete/failed event of a recorded stream."""
     for event in reversed(events):
         data = event.get("data")
-        if isinstance(data, dict) and data.get("type") in _FINAL_EVENTS and isinstance(data.get("response"), dict):
+        if (
+            isinstance(data, dict)
+            and data.get("type") in _FINAL_EVENTS
+            and isinstance(data.get("response"), dict)
+        ):
             return dict(data["response"])
     return None
 
@@ -259,7 +264,9 @@ class ReplayApp:
         self.fallback = fallback
         self.matcher = Matcher(cassette.exchanges)
         self.clock = TimeShift(cassette.exchanges, self.matcher.prompts)
-        self.recorded_ids = set(_RECORDED_IDS.findall(json.dumps([e["response"] for e in cassette.exchanges])))
+        self.recorded_ids = set(
+            _RECORDED_IDS.findall(json.dumps([e["response"] for e in cassette.exchanges]))
+        )
         self._local: Any = None
         self._local_lock = threading.Lock()
 
@@ -324,13 +331,20 @@ class ReplayApp:
             final = final_response(recorded.get("events") or [])
             if final is not None:
                 return JSONResponse(self.clock.shift(final), status)
-        if kind == "json" and wants_stream and _is_prompt(exchange) and isinstance(recorded.get("json"), dict):
+        if (
+            kind == "json"
+            and wants_stream
+            and _is_prompt(exchange)
+            and isinstance(recorded.get("json"), dict)
+        ):
             from openai_artifacts_nb.cassette_convert import events_from_response
 
             kind, recorded = "sse", {**recorded, "events": events_from_response(recorded["json"])}
             headers["content-type"] = "text/event-stream; charset=utf-8"
         if kind == "json":
-            return JSONResponse(self.clock.shift(recorded.get("json")), status, headers=_without_type(headers))
+            return JSONResponse(
+                self.clock.shift(recorded.get("json")), status, headers=_without_type(headers)
+            )
         if kind == "text":
             return Response(str(recorded.get("text", "")), status, headers=headers)
         if kind == "sse":
@@ -384,7 +398,9 @@ class ReplayApp:
             await upstream.aclose()
             await client.aclose()
 
-        kept = {k: v for k, v in upstream.headers.items() if k.lower() in {"content-type", "content-disposition"}}
+        kept = {
+            k: v for k, v in upstream.headers.items() if k.lower() in {"content-type", "content-disposition"}
+        }
         return StreamingResponse(
             upstream.aiter_bytes(), upstream.status_code, headers=kept, background=BackgroundTask(close)
         )
@@ -392,13 +408,12 @@ class ReplayApp:
     def _for_emulator(self, body: dict[str, Any]) -> dict[str, Any]:
         """The prompt without the recorded conversation and container, which the emulator does not know."""
         forwarded = dict(body)
-        if forwarded.get("previous_response_id") in self.recorded_ids:
+        if str(forwarded.get("previous_response_id")) in self.recorded_ids:
             forwarded.pop("previous_response_id")
         tools = []
         for tool in forwarded.get("tools") or []:
-            if isinstance(tool, dict) and tool.get("container") in self.recorded_ids:
-                tool = {**tool, "container": {"type": "auto"}}
-            tools.append(tool)
+            recorded = isinstance(tool, dict) and str(tool.get("container")) in self.recorded_ids
+            tools.append({**tool, "container": {"type": "auto"}} if recorded else tool)
         if tools:
             forwarded["tools"] = tools
         return forwarded
@@ -422,7 +437,14 @@ class ReplayApp:
 
 
 def _error(message: str) -> dict[str, Any]:
-    return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": "not_in_cassette"}}
+    return {
+        "error": {
+            "message": message,
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "not_in_cassette",
+        }
+    }
 
 
 def _without_type(headers: dict[str, str]) -> dict[str, str]:
@@ -481,7 +503,11 @@ class CassetteServer:
         listener.bind((self.host, self.port))
         self.port = listener.getsockname()[1]
         config = uvicorn.Config(
-            self.app.build(), log_level="critical", access_log=False, timeout_graceful_shutdown=2, lifespan="off"
+            self.app.build(),
+            log_level="critical",
+            access_log=False,
+            timeout_graceful_shutdown=2,
+            lifespan="off",
         )
         server = uvicorn.Server(config)
         self._server = server

@@ -15,6 +15,7 @@ Nothing heavy is imported here until a command or a cell needs it, so ``%load_ex
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import shlex
 from collections.abc import Mapping
@@ -23,7 +24,7 @@ from typing import Any
 
 from openai_artifacts_nb.errors import ConfigurationError
 
-__all__ = ["FALLBACK_ENV", "RECORD_ENV", "REPLAY_PREFIX", "SPEED_ENV", "TapeDeck"]
+__all__ = ["FALLBACK_ENV", "RECORD_ENV", "REPLAY_PREFIX", "SPEED_ENV", "TapeDeck", "replay_environment"]
 
 BACKEND_ENV = "OPENAI_ARTIFACTS_BACKEND"
 REPLAY_PREFIX = "replay:"
@@ -41,7 +42,7 @@ def _speed(text: str | None) -> float:
         value = float(text)
     except ValueError:
         raise ConfigurationError(f"--speed {text}: not a number.") from None
-    if value < 0 or value != value or value == float("inf"):
+    if not math.isfinite(value) or value < 0:
         raise ConfigurationError(f"--speed {text}: use 0 (no waits) or a positive number.")
     return value
 
@@ -51,6 +52,35 @@ def _fallback(text: str | None) -> str:
     if value not in {"none", "local"}:
         raise ConfigurationError(f"--fallback {text}: use local (the emulator answers) or none.")
     return value
+
+
+def replay_environment(
+    *,
+    record: str | os.PathLike[str] | None = None,
+    replay: str | os.PathLike[str] | None = None,
+    speed: float | None = None,
+    fallback: str | None = None,
+    local: bool = False,
+) -> dict[str, str]:
+    """The environment variables that make a kernel's magic record or replay (``openai-artifacts run``)."""
+    env: dict[str, str] = {}
+    if replay is not None:
+        if local:
+            raise ConfigurationError("--replay and --local exclude each other: a replay needs no emulator.")
+        folder = Path(replay).expanduser().resolve()
+        from openai_artifacts_nb.cassette import Cassette
+
+        Cassette.load(folder)  # a wrong folder is one line here, not a failed cell
+        env[BACKEND_ENV] = f"{REPLAY_PREFIX}{folder}"
+    elif speed is not None or fallback is not None:
+        raise ConfigurationError("--speed and --fallback go with --replay PATH.")
+    if speed is not None:
+        env[SPEED_ENV] = str(_speed(str(speed)))
+    if fallback is not None:
+        env[FALLBACK_ENV] = _fallback(fallback)
+    if record is not None:
+        env[RECORD_ENV] = str(Path(record).expanduser().resolve())
+    return env
 
 
 class TapeDeck:
@@ -76,7 +106,7 @@ class TapeDeck:
         return None if self._replaying is None else Path(self._replaying[0])
 
     def command(self, line: str) -> tuple[str, bool]:
-        """Run ``record ...`` or ``replay ...``; return the message to show and whether the conversation resets.
+        """Run ``record ...`` or ``replay ...``; return the message to show and whether to reset the session.
 
         Bad input raises :class:`ConfigurationError` (one line).
         """
@@ -104,7 +134,9 @@ class TapeDeck:
         unknown = [name for name in options if name not in {"--speed", "--fallback"}]
         if unknown or len(rest) % 2:
             raise ConfigurationError(f"%openai replay {target}: unexpected {' '.join(rest)} ({USAGE}).")
-        url = self.start_replay(target, speed=_speed(options.get("--speed")), fallback=options.get("--fallback"))
+        url = self.start_replay(
+            target, speed=_speed(options.get("--speed")), fallback=options.get("--fallback")
+        )
         return f"Replaying {target} at {url} (no key, no network).", True
 
     def start_recording(self, folder: str) -> Path:
@@ -147,10 +179,12 @@ class TapeDeck:
         return True
 
     def base_url(self, environ: Mapping[str, str] | None = None) -> str | None:
-        """The replay server's URL when replaying (started here for ``OPENAI_ARTIFACTS_BACKEND=replay:PATH``)."""
+        """The replay server's URL when replaying (started here for ``OPENAI_ARTIFACTS_BACKEND=replay:…``)."""
         env = os.environ if environ is None else environ
         backend = env.get(BACKEND_ENV, "").strip()
-        if backend.lower().startswith(REPLAY_PREFIX) and (self._server is None or self._env_replay is not None):
+        if backend.lower().startswith(REPLAY_PREFIX) and (
+            self._server is None or self._env_replay is not None
+        ):
             folder = backend[len(REPLAY_PREFIX) :].strip()
             if not folder:
                 raise ConfigurationError(f"{BACKEND_ENV}=replay: needs a cassette folder (replay:PATH).")
