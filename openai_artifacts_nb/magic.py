@@ -185,6 +185,8 @@ class OpenAIMagics(Magics):
 
         command = (line.strip().split() or ["status"])[0]
         if command == "local":
+            if self._replay_url() is not None:
+                return Notice(f"Replaying {self._tape.replaying}: no emulator needed.", prefix="openai:")
             if not self._use_local():
                 self.session.reset()  # a conversation on another server cannot continue here
             self.backend = "local"
@@ -275,15 +277,17 @@ class OpenAIMagics(Magics):
             atexit.register(self.close)
         return str(self._server.base_url)
 
+    def _replay_url(self) -> str | None:
+        try:
+            return self._tape.base_url()
+        except ArtifactsError as error:
+            raise UsageError(str(error)) from None
+
     def _client(self) -> OpenAI:
         from openai_artifacts_nb.client import make_client
         from openai_artifacts_nb.errors import ConfigurationError
 
-        try:
-            replay_url = self._tape.base_url()
-        except ArtifactsError as error:
-            raise UsageError(str(error)) from None
-        base_url = replay_url or (self._local_base_url() if self._use_local() else None)
+        base_url = self._replay_url() or (self._local_base_url() if self._use_local() else None)
         key = (base_url or "environment") + self._tape.client_tag()
         if key not in self._clients or base_url is None:
             try:

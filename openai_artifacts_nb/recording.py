@@ -63,7 +63,8 @@ class RecordingTransport(httpx2.BaseTransport):
         sent_at, started = now(), time.monotonic()
         recorded_request = _request_json(request, self.writer.base_path)
         response = self.inner.handle_request(request)
-        body = _BodyRecorder(self.writer, response.headers, started)
+        download = recorded_request["path"].endswith("/content")
+        body = _BodyRecorder(self.writer, response.headers, started, download=download)
         exchange = {
             "seq": seq,
             "at": sent_at,
@@ -138,7 +139,9 @@ class _TeeStream(httpx2.SyncByteStream):
 class _BodyRecorder:
     """Turns the bytes of one response body into its cassette form: SSE events, JSON or a stored file."""
 
-    def __init__(self, writer: CassetteWriter, headers: httpx2.Headers, started: float) -> None:
+    def __init__(
+        self, writer: CassetteWriter, headers: httpx2.Headers, started: float, *, download: bool = False
+    ) -> None:
         self._writer = writer
         self._started = started
         content_type = headers.get("content-type", "").lower()
@@ -148,8 +151,10 @@ class _BodyRecorder:
         self.kind = (
             "sse" if "text/event-stream" in content_type else "json" if "json" in content_type else "file"
         )
-        if self._raw_encoding:
-            self.kind = "file"  # an encoding we cannot undo is stored as sent, and replayed with its header
+        if self._raw_encoding or download:
+            # A download keeps its exact bytes, even a .json file; an encoding we cannot undo is stored as
+            # sent and replayed with its header.
+            self.kind = "file"
         self.complete = False
         self._buffer = bytearray()
         self._events: list[dict[str, Any]] = []

@@ -114,3 +114,22 @@ def test_a_stream_closed_early_is_recorded_as_incomplete(emulator: LocalServer, 
     assert recorded["kind"] == "sse" and recorded.get("complete") is False
     assert recorded["events"][0]["event"] == "response.created"
     assert "response.completed" not in json.dumps(recorded["events"])
+
+
+def test_a_downloaded_json_file_keeps_its_exact_bytes(emulator: LocalServer, tmp_path: Path) -> None:
+    odd = b'{ "b" :1,\n  "a":  [1,2] }\n'
+    writer = CassetteWriter(tmp_path / "tape")
+    client = openai.OpenAI(
+        base_url=emulator.base_url, api_key="any", http_client=recording_http_client(writer)
+    )
+    code = f"Save JSON.\n```python\nopen('/mnt/data/odd.json', 'wb').write({odd!r})\n```"
+    with client:
+        response = client.responses.create(
+            model="gpt-4.1", input=code, tools=[{"type": "code_interpreter", "container": {"type": "auto"}}]
+        )
+        container_id = response.output[0].container_id  # type: ignore[union-attr]
+        [entry] = client.containers.files.list(container_id).data
+        data = client.containers.files.content.retrieve(entry.id, container_id=container_id).read()
+    download = Cassette.load(writer.close()).exchanges[-1]["response"]
+    assert data == odd and download["kind"] == "file"
+    assert (tmp_path / "tape" / "files" / download["file"]["sha256"]).read_bytes() == odd
