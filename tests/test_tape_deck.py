@@ -1,4 +1,4 @@
-"""``%openai record`` and ``%openai replay`` in a real IPython shell: record on the emulator, replay with no key."""
+"""``%openai record`` and ``%openai replay`` in a real IPython shell: record on the emulator, replay."""
 
 from __future__ import annotations
 
