@@ -97,6 +97,8 @@ def _request_json(request: httpx2.Request, base_path: str) -> dict[str, Any]:
     path = request.url.path
     if base_path and (path == base_path or path.startswith(base_path + "/")):
         path = path[len(base_path) :] or "/"
+    elif base_path and base_path + "/" in path:  # a proxy's prefix before /v1 (``/openai/v1/...``)
+        path = path[path.index(base_path + "/") + len(base_path) :]
     body: Any = None
     if "json" in request.headers.get("content-type", ""):
         try:

@@ -159,6 +159,13 @@ class TapeDeck:
 
     def start_replay(self, folder: str, *, speed: float = 1.0, fallback: str | None = None) -> str:
         """Serve the cassette in ``folder`` and point the magic at it; return the server's base URL."""
+        try:
+            import starlette  # noqa: F401
+            import uvicorn  # noqa: F401
+        except ImportError as error:
+            raise ConfigurationError(
+                f"Replaying needs the 'local' extra: pip install 'openai-artifacts-nb[local]' ({error})."
+            ) from None
         from openai_artifacts_nb.replay_server import CassetteServer
 
         server = CassetteServer(folder, speed=speed, fallback=_fallback(fallback))

@@ -234,47 +234,45 @@ def test_fallback_local_answers_an_unknown_prompt_with_the_emulator(recorded: di
     assert second.id == recorded["second"].id, "the next recorded prompt still replays"
 
 
-def test_serve_replay_serves_a_cassette_to_another_process(recorded: dict[str, Any]) -> None:
+@pytest.fixture
+def served(recorded: dict[str, Any]) -> Iterator[str]:
+    """``openai-artifacts serve --replay`` in a subprocess; yields its base URL, then stops it (SIGTERM)."""
+    command = [sys.executable, "-m", "openai_artifacts_nb", "serve", "--replay", str(recorded["folder"])]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "openai_artifacts_nb",
-            "serve",
-            "--replay",
-            str(recorded["folder"]),
-            "--port",
-            "0",
-            "--speed",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        [*command, "--port", "0", "--speed", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         assert process.stdout is not None
         banner = process.stdout.readline()
-        assert banner.startswith(f"Replaying {recorded['folder']} (2 prompts) on http://127.0.0.1:")
-        base_url = banner.rsplit(" ", 1)[1].strip()
-        with openai.OpenAI(base_url=base_url, api_key="x") as client:
-            first, files = _turn(client, FIRST)
-        assert first.id == recorded["first"].id and files == recorded["first_files"]
-        node = shutil.which("node")
-        sdk = Path(os.environ.get("OPENAI_NODE_SDK", "/tmp/openai-node-sdk")) / "node_modules" / "openai"
-        if node and sdk.is_dir():
-            script = (
-                f"const OpenAI = require({json.dumps(str(sdk))});"
-                f"const c = new OpenAI({{baseURL: {json.dumps(base_url)}, apiKey: 'x'}});"
-                f"c.responses.create({{model: 'm', input: {json.dumps(FIRST)}}})"
-                ".then(r => console.log(r.id + ' ' + r.output_text.length));"
-            )
-            out = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=60, check=True)
-            assert out.stdout.split() == [recorded["first"].id, str(len(recorded["first"].output_text))]
+        assert banner.startswith(f"Replaying {recorded['folder']} (2 prompts) on http://127.0.0.1:"), banner
+        yield banner.rsplit(" ", 1)[1].strip()
     finally:
         process.terminate()
         _, errors = process.communicate(timeout=20)
     assert process.returncode == 0 and "Stopping the replay server." in errors
+
+
+def test_serve_replay_serves_a_cassette_to_another_process(served: str, recorded: dict[str, Any]) -> None:
+    with openai.OpenAI(base_url=served, api_key="x") as client:
+        first, files = _turn(client, FIRST)
+    assert first.id == recorded["first"].id and files == recorded["first_files"]
+
+
+def test_serve_replay_serves_the_node_sdk(served: str, recorded: dict[str, Any]) -> None:
+    node = shutil.which("node")
+    sdk = Path(os.environ.get("OPENAI_NODE_SDK", "/tmp/openai-node-sdk")) / "node_modules" / "openai"
+    if not node or not sdk.is_dir():
+        pytest.skip(
+            "needs node and the openai npm package (npm install --prefix /tmp/openai-node-sdk openai)"
+        )
+    script = (
+        f"const OpenAI = require({json.dumps(str(sdk))});"
+        f"const c = new OpenAI({{baseURL: {json.dumps(served)}, apiKey: 'x'}});"
+        f"c.responses.create({{model: 'm', input: {json.dumps(FIRST)}}})"
+        ".then(r => console.log(r.id + ' ' + r.output_text.length));"
+    )
+    out = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == [recorded["first"].id, str(len(recorded["first"].output_text))]
 
 
 def test_file_bytes_come_from_the_cassette(recorded: dict[str, Any]) -> None:
