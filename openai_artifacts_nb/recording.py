@@ -180,9 +180,9 @@ class _BodyRecorder:
 
     def _feed_sse(self, chunk: bytes) -> None:
         self._buffer += chunk
-        while b"\n" in self._buffer:
-            line, _, rest = bytes(self._buffer).partition(b"\n")
-            self._buffer = bytearray(rest)
+        *lines, rest = bytes(self._buffer).split(b"\n")
+        self._buffer = bytearray(rest)
+        for line in lines:
             self._sse_line(line.rstrip(b"\r").decode("utf-8", errors="replace"))
 
     def _sse_line(self, line: str) -> None:

@@ -36,7 +36,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from openai_artifacts_nb.cassette import Cassette, normalise_prompt, prompt_text
+from openai_artifacts_nb.cassette import RESPONSE_HEADERS, Cassette, normalise_prompt, prompt_text
 
 __all__ = ["CassetteServer", "Hit", "Matcher", "Miss", "TimeShift", "serve_replay_command"]
 
@@ -239,12 +239,17 @@ def final_response(events: list[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
+def _one_line(value: object) -> str:
+    return " ".join(str(value).splitlines())
+
+
 def _sse_frame(event: dict[str, Any]) -> bytes:
+    """One SSE frame; a name or id with a line break (a hand-edited cassette) cannot add frames of its own."""
     lines = []
     if "event" in event:
-        lines.append(f"event: {event['event']}")
+        lines.append(f"event: {_one_line(event['event'])}")
     if "id" in event:
-        lines.append(f"id: {event['id']}")
+        lines.append(f"id: {_one_line(event['id'])}")
     data = event["raw"] if "raw" in event else json.dumps(event.get("data"), separators=(",", ":"))
     lines += [f"data: {part}" for part in str(data).split("\n")]
     return ("\n".join(lines) + "\n\n").encode()
@@ -322,7 +327,11 @@ class ReplayApp:
 
         recorded = exchange["response"]
         status = int(recorded.get("status", 200))
-        headers = {k: v for k, v in (recorded.get("headers") or {}).items() if k != "content-length"}
+        headers = {
+            name: _one_line(value)
+            for name, value in (recorded.get("headers") or {}).items()
+            if name.lower() in RESPONSE_HEADERS
+        }
         kind = recorded.get("kind", "empty")
         if self.speed > 0 and recorded.get("elapsed"):
             await asyncio.sleep(float(recorded["elapsed"]) / self.speed)

@@ -283,3 +283,42 @@ def test_file_bytes_come_from_the_cassette(recorded: dict[str, Any]) -> None:
     }
     assert {reference["sha256"] for reference in references} == digests
     assert {path.name for path in (cassette.folder / "files").iterdir()} == digests
+
+
+def test_a_hand_edited_cassette_cannot_inject_frames_or_headers(tmp_path: Path) -> None:
+    writer = CassetteWriter(tmp_path / "tape")
+    events = [
+        {
+            "t": 0,
+            "event": 'response.created\n\ndata: {"injected": true}',
+            "data": {"type": "response.created"},
+        },
+        {"t": 0, "event": "done", "raw": "line one\nline two"},
+    ]
+    writer.add(
+        {
+            "seq": writer.next_seq(),
+            "at": 1_700_000_000,
+            "request": {"method": "POST", "path": "/responses", "query": [], "json": None},
+            "response": {
+                "status": 200,
+                "kind": "sse",
+                "headers": {
+                    "content-type": "text/event-stream",
+                    "x-evil": "a",
+                    "content-disposition": "a\r\nb: c",
+                },
+                "events": events,
+            },
+        }
+    )
+    with CassetteServer(writer.close(), speed=0) as server:
+        reply = httpx2.post(server.base_url + "/responses", json={"input": "x", "stream": True})
+    frames = [frame for frame in reply.text.split("\n\n") if frame]
+    assert len(frames) == 2
+    assert frames[0].splitlines() == [
+        'event: response.created  data: {"injected": true}',
+        'data: {"type":"response.created"}',
+    ], "the name stays one line of its frame"
+    assert frames[1] == "event: done\ndata: line one\ndata: line two"
+    assert "x-evil" not in reply.headers and reply.headers["content-disposition"] == "a b: c"
