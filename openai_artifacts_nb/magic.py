@@ -230,7 +230,7 @@ class OpenAIMagics(Magics):
         return self.shell
 
     def close(self) -> None:
-        """Stop the embedded emulator, if this instance started one."""
+        """Stop the embedded emulator, if this instance started one, and any replay or recording."""
         server, self._server = self._server, None
         clients, self._clients = list(self._clients.values()), {}
         self._tape.close()

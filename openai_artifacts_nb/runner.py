@@ -94,7 +94,7 @@ def execute_notebook(
         error = _one_line(failure)
     except Exception as failure:  # a kernel that died or timed out: still write what ran
         error = f"{type(failure).__name__}: {failure}".splitlines()[0]
-    if record:
+    if record and (Path(record).expanduser() / "cassette.json").is_file():
         from openai_artifacts_nb.cassette import CassetteWriter
 
         CassetteWriter.finalize(Path(record).expanduser().resolve())  # the kernel may have exited unclosed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +171,21 @@ def test_commands_that_cannot_work_are_one_line(ip: InteractiveShell, tmp_path: 
     assert (
         "is not a cassette; choose another" in run.stderr and (tmp_path / "notes.txt").read_text() == "keep"
     )
+
+
+def test_recording_starts_mid_conversation_without_resetting_it(
+    ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    run_ok(ip, "%%openai --out before\n```python\nopen('/mnt/data/kept.txt', 'w').write('kept')\n```")
+    run_ok(ip, f"%openai record {tmp_path / 'tape'}")
+    run_ok(ip, "%%openai --out during\n```python\nprint(open('/mnt/data/kept.txt').read())\n```")
+    run_ok(ip, "%openai record stop")
+    before, during = ip.user_ns["before"], ip.user_ns["during"]
+    assert during.container_id == before.container_id and during.code_runs[0].logs.strip() == "kept"
+    [turn] = [e for e in Cassette.load(tmp_path / "tape").exchanges if e["request"]["path"] == "/responses"]
+    assert turn["request"]["json"]["previous_response_id"] == before.response_id
+    run_ok(ip, "%%openai --out after\n```python\nprint(2)\n```")
+    assert (
+        len(Cassette.load(tmp_path / "tape").exchanges)
+        == json.loads((tmp_path / "tape" / "cassette.json").read_text())["exchanges"]
+    ), "nothing is recorded after stop"
