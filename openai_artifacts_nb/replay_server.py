@@ -357,7 +357,9 @@ class ReplayApp:
         if kind == "text":
             return Response(str(recorded.get("text", "")), status, headers=headers)
         if kind == "sse":
-            return StreamingResponse(self._events(recorded.get("events") or []), status, headers=headers)
+            waited = float(recorded.get("elapsed") or 0.0)  # the headers' delay, already slept above
+            events = self._events(recorded.get("events") or [], start=waited)
+            return StreamingResponse(events, status, headers=headers)
         if kind == "file":
             reference = recorded["file"]
             path = self.cassette.file_path(str(reference["sha256"]))
@@ -367,8 +369,8 @@ class ReplayApp:
             return StreamingResponse(_file_chunks(path), status, headers=headers)
         return Response(b"", status, headers=headers)
 
-    async def _events(self, events: list[dict[str, Any]]) -> AsyncIterator[bytes]:
-        previous = 0.0
+    async def _events(self, events: list[dict[str, Any]], *, start: float = 0.0) -> AsyncIterator[bytes]:
+        previous = start
         for event in events:
             at = float(event.get("t") or 0.0)
             if self.speed > 0 and at > previous:
