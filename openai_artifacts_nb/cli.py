@@ -1,4 +1,4 @@
-"""The ``openai-artifacts`` command: ``serve``, ``fetch``, ``run`` and ``demo``.
+"""The ``openai-artifacts`` command: ``serve``, ``fetch``, ``run``, ``demo`` and ``cassette convert``.
 
 Each subcommand parses its flags here and hands them to one plain function in the module that does the
 work, so the CLI stays a thin adapter and every command is testable without a subprocess.
@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=20.0,
         help="minutes a container may stay idle before it expires (default: 20)",
     )
+    serve.add_argument("--replay", default=None, metavar="CASSETTE", help="serve a recorded cassette instead")
+    _replay_flags(serve)
 
     fetch = commands.add_parser("fetch", help="save the files of replies, containers, threads or files")
     fetch.add_argument("ids", nargs="+", metavar="ID", help="resp_…, cntr_…, thread_… or file-… id")
@@ -43,15 +45,55 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--local", action="store_true", help="use the embedded local emulator, no key needed")
     run.add_argument("--output", default=None, help="where to write the executed notebook")
     run.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per cell (default: 600)")
+    run.add_argument("--record", default=None, metavar="CASSETTE", help="record every API exchange there")
+    run.add_argument(
+        "--replay", default=None, metavar="CASSETTE", help="replay a cassette: no key, no network"
+    )
+    _replay_flags(run)
+
+    cassette = commands.add_parser("cassette", help="work with recorded sessions (cassettes)")
+    cassette_commands = cassette.add_subparsers(dest="cassette_command", required=True, metavar="ACTION")
+    convert = cassette_commands.add_parser("convert", help="make a cassette of a captured reply")
+    convert.add_argument("source", help="a .chunks.txt (one SSE data JSON per line) or a Response .json")
+    convert.add_argument("out", help="the cassette folder to write")
+    convert.add_argument("--prompt", default=None, help="the prompt it answered (default: matches any)")
 
     commands.add_parser("demo", help="run the quickstart notebook on the local emulator")
     return parser
+
+
+def _replay_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--speed", type=float, default=None, help="with --replay: N times the recorded pace, 0 for no waits"
+    )
+    parser.add_argument(
+        "--fallback",
+        choices=["none", "local"],
+        default=None,
+        help="with --replay: who answers unknown prompts",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``openai-artifacts`` with ``argv`` and return its exit status."""
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "serve" and args.replay:
+            from openai_artifacts_nb.replay_server import serve_replay_command
+
+            return int(
+                serve_replay_command(
+                    args.replay,
+                    host=args.host,
+                    port=args.port,
+                    speed=1.0 if args.speed is None else args.speed,
+                    fallback=args.fallback or "none",
+                )
+            )
+        if args.command == "cassette":
+            from openai_artifacts_nb.cassette_convert import convert_command
+
+            return int(convert_command(args.source, args.out, prompt=args.prompt))
         if args.command == "serve":
             from openai_artifacts_nb.local.server import serve_command
 
@@ -61,7 +103,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             from openai_artifacts_nb.runner import run_command
 
-            return int(run_command(args.notebook, local=args.local, output=args.output, timeout=args.timeout))
+            return int(
+                run_command(
+                    args.notebook,
+                    local=args.local,
+                    output=args.output,
+                    timeout=args.timeout,
+                    record=args.record,
+                    replay=args.replay,
+                    speed=args.speed,
+                    fallback=args.fallback,
+                )
+            )
         from openai_artifacts_nb.runner import demo_command
 
         return int(demo_command())

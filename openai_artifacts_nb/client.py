@@ -33,11 +33,13 @@ def make_client(
     api_key: str | None = None,
     max_retries: int | None = None,
     timeout: float | None = None,
+    http_client: object = None,
 ) -> OpenAI:
     """Return an ``openai.OpenAI`` client.
 
     ``base_url`` and ``api_key`` default to ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``. A base URL without a
     key is accepted (local and compatible servers); neither raises :class:`ConfigurationError`.
+    ``http_client`` (an ``openai.DefaultHttpxClient``) is handed to the SDK: the recorder passes its own.
     """
     base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
     api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
@@ -50,4 +52,6 @@ def make_client(
         options["max_retries"] = max_retries
     if timeout is not None:
         options["timeout"] = timeout
+    if http_client is not None:
+        options["http_client"] = http_client
     return OpenAI(api_key=api_key or PLACEHOLDER_API_KEY, base_url=base_url, **options)  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from traitlets import Bool, Enum, Int, TraitError, Unicode, validate
 
 from openai_artifacts_nb.client import BACKEND_ENV
 from openai_artifacts_nb.errors import ArtifactsError
+from openai_artifacts_nb.tape_deck import TapeDeck
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -92,6 +93,7 @@ class OpenAIMagics(Magics):
         self._server: Any = None
         self._clients: dict[str, OpenAI] = {}
         self._told_where = False
+        self._tape = TapeDeck()  # %openai record / replay, OPENAI_ARTIFACTS_BACKEND=replay:PATH
 
     @property
     def session(self) -> ConversationSession:
@@ -181,10 +183,12 @@ class OpenAIMagics(Magics):
 
     @_flags(magic_kind["line"]("openai"))
     def openai_line(self, line: str) -> Any:
-        """``%openai local | stop | reset | status | help``: manage the magic's backend and conversation.
+        """``%openai local | stop | reset | status | help | record | replay``: the backend and conversation.
 
         local   start the embedded emulator and use it (no key, no network)
-        stop    stop the embedded emulator
+        stop    stop the embedded emulator (and any recording or replay)
+        record PATH | record stop   record every API exchange of the following cells into a cassette
+        replay PATH [--speed N] [--fallback local] | replay stop   replay a cassette (no key, no network)
         reset   forget the conversation: the next cell starts fresh, in a new container
         status  show the model, the conversation, the container and where files go
         """
@@ -192,6 +196,8 @@ class OpenAIMagics(Magics):
 
         command = (line.strip().split() or ["status"])[0]
         if command == "local":
+            if self._replay_url() is not None:
+                return Notice(f"Replaying {self._tape.replaying}: no emulator needed.", prefix="openai:")
             if not self._use_local():
                 self.session.reset()  # a conversation on another server cannot continue here
             self.backend = "local"
@@ -204,9 +210,19 @@ class OpenAIMagics(Magics):
             return Notice("New conversation: the next cell starts fresh.", prefix="openai:")
         if command == "status":
             return Notice(self._status(), prefix="openai:")
+        if command in {"record", "replay"}:
+            try:
+                message, reset = self._tape.command(line)
+            except ArtifactsError as error:
+                raise UsageError(str(error)) from None
+            if reset:
+                self.session.reset()  # the recorded conversation is another server's
+            return Notice(message, prefix="openai:")
         if command == "help":
             return Notice(" ".join((self.openai_line.__doc__ or "").split()), prefix="openai:")
-        raise UsageError(f"%openai {command}: unknown command; use local, stop, reset, status or help.")
+        raise UsageError(
+            f"%openai {command}: unknown command; use local, stop, reset, status, help, record or replay."
+        )
 
     def _parse(self, line: str) -> Any:
         import shlex
@@ -225,9 +241,10 @@ class OpenAIMagics(Magics):
         return self.shell
 
     def close(self) -> None:
-        """Stop the embedded emulator, if this instance started one."""
+        """Stop the embedded emulator, if this instance started one, and any replay or recording."""
         server, self._server = self._server, None
         clients, self._clients = list(self._clients.values()), {}
+        self._tape.close()
         for client in clients:
             client.close()
         if server is not None:
@@ -278,15 +295,21 @@ class OpenAIMagics(Magics):
             atexit.register(self.close)
         return str(self._server.base_url)
 
+    def _replay_url(self) -> str | None:
+        try:
+            return self._tape.base_url()
+        except ArtifactsError as error:
+            raise UsageError(str(error)) from None
+
     def _client(self) -> OpenAI:
         from openai_artifacts_nb.client import make_client
         from openai_artifacts_nb.errors import ConfigurationError
 
-        base_url = self._local_base_url() if self._use_local() else None
-        key = base_url or "environment"
+        base_url = self._replay_url() or (self._local_base_url() if self._use_local() else None)
+        key = (base_url or "environment") + self._tape.client_tag()
         if key not in self._clients or base_url is None:
             try:
-                client = make_client(base_url=base_url)
+                client = make_client(base_url=base_url, **self._tape.client_options())
             except ConfigurationError as error:
                 raise UsageError(str(error)) from None
             # The environment may have changed since the last cell; its old client's sockets go with it.
@@ -314,6 +337,7 @@ class OpenAIMagics(Magics):
         backend = "local emulator" if self._use_local() else "OpenAI (OPENAI_API_KEY / OPENAI_BASE_URL)"
         if self._server is not None:
             backend += f" at {self._server.base_url}"
+        backend += self._tape.describe()
         state = self.session
         conversation = f"continuing {state.previous_response_id}" if state.previous_response_id else "new"
         inputs = ", ".join(item.path.name for item in state.inputs) or "none"

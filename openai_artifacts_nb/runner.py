@@ -55,8 +55,16 @@ def execute_notebook(
     output: str | os.PathLike[str] | None = None,
     timeout: float = 600.0,
     kernel_name: str | None = None,
+    record: str | os.PathLike[str] | None = None,
+    replay: str | os.PathLike[str] | None = None,
+    speed: float | None = None,
+    fallback: str | None = None,
 ) -> RunReport:
-    """Execute ``notebook`` in a fresh kernel and write the executed copy; return a :class:`RunReport`."""
+    """Execute ``notebook`` in a fresh kernel and write the executed copy; return a :class:`RunReport`.
+
+    ``record`` records every API exchange into that cassette folder; ``replay`` replays one instead of
+    calling any API (``speed`` times the recorded pace, ``fallback="local"`` for prompts it lacks).
+    """
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -72,6 +80,9 @@ def execute_notebook(
     env[NOTEBOOK_ENV] = str(path)
     if local:
         env[BACKEND_ENV] = "local"
+    from openai_artifacts_nb.tape_deck import replay_environment
+
+    env.update(replay_environment(record=record, replay=replay, speed=speed, fallback=fallback, local=local))
     options: dict[str, Any] = {"timeout": timeout, "resources": {"metadata": {"path": str(path.parent)}}}
     if kernel_name:
         options["kernel_name"] = kernel_name
@@ -83,6 +94,10 @@ def execute_notebook(
         error = _one_line(failure)
     except Exception as failure:  # a kernel that died or timed out: still write what ran
         error = f"{type(failure).__name__}: {failure}".splitlines()[0]
+    if record and (Path(record).expanduser() / "cassette.json").is_file():
+        from openai_artifacts_nb.cassette import CassetteWriter
+
+        CassetteWriter.finalize(Path(record).expanduser().resolve())  # the kernel may have exited unclosed
     executed.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(document, executed)  # type: ignore[no-untyped-call]
     return RunReport(path, executed, artifacts_folder(path), error)
@@ -101,9 +116,13 @@ def run_command(
     local: bool = False,
     output: str | None = None,
     timeout: float = 600.0,
+    **replay: Any,
 ) -> int:
-    """``openai-artifacts run``: execute ``notebook``, print where things went, return the exit status."""
-    report = execute_notebook(notebook, local=local, output=output, timeout=timeout)
+    """``openai-artifacts run``: execute ``notebook``, print where things went, return the exit status.
+
+    ``replay`` holds ``record``, ``replay``, ``speed`` and ``fallback`` (see :func:`execute_notebook`).
+    """
+    report = execute_notebook(notebook, local=local, output=output, timeout=timeout, **replay)
     _describe(report)
     return 0 if report.ok else 1
 
