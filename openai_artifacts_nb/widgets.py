@@ -145,7 +145,7 @@ class FetchProgress(ipywidgets.VBox):  # type: ignore[misc]
         self.add_class("oai-fetch-progress")
         self.interval = interval
         self.min_bytes = min_bytes
-        self._bars: dict[str, tuple[ipywidgets.FloatProgress, ipywidgets.HTML]] = {}
+        self._bars: dict[str, tuple[ipywidgets.FloatProgress, ipywidgets.Label]] = {}
         self._last: dict[str, float] = {}
         self._lock = threading.Lock()
         self._rows: list[Any] = []
@@ -169,12 +169,13 @@ class FetchProgress(ipywidgets.VBox):  # type: ignore[misc]
             bar.bar_style = "info"
             label.value = f"{name}: {human_size(done)}"
 
-    def _bar(self, name: str) -> tuple[ipywidgets.FloatProgress, ipywidgets.HTML]:
+    def _bar(self, name: str) -> tuple[ipywidgets.FloatProgress, ipywidgets.Label]:
         if name not in self._bars:
             bar = ipywidgets.FloatProgress(
                 value=0.0, min=0.0, max=1.0, layout=ipywidgets.Layout(width="240px")
             )
-            label = ipywidgets.HTML("")
+            # A Label shows its value as text: a file name the model chose can never become markup.
+            label = ipywidgets.Label("")
             self._bars[name] = (bar, label)
             self._rows.append(ipywidgets.HBox([bar, label]))
             self.children = tuple(self._rows)

@@ -141,3 +141,16 @@ def test_small_files_get_no_bar() -> None:
     assert bars.children == () and list(bars.names) == []
     bars("big.bin", 10, 5_000_000)
     assert list(bars.names) == ["big.bin"]
+
+
+def test_progress_labels_show_hostile_names_as_text() -> None:
+    from openai_artifacts_nb.widgets import FetchProgress
+
+    bars = FetchProgress(interval=0.0, min_bytes=0)
+    name = '<img src=x onerror="alert(1)">.csv'
+    bars(name, 10, 10)
+    row = bars.children[0]
+    label = row.children[1]
+    assert type(label).__name__ == "Label"
+    assert label.value.startswith(name)
+    bars.close()
