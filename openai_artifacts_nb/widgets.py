@@ -26,7 +26,10 @@ import ipywidgets
 
 from openai_artifacts_nb.render import human_size
 
-__all__ = ["ArtifactDownload", "FetchProgress"]
+__all__ = ["LIVE_ONLY_METADATA", "ArtifactDownload", "FetchProgress", "download_link_html"]
+
+#: Output metadata key marking outputs that only work with their kernel (see ``saved_notebooks``).
+LIVE_ONLY_METADATA = "openai_artifacts_nb"
 
 _CHUNK_BYTES = 4 * 1024 * 1024
 _PROGRESS_OVER_BYTES = 8 * 1024 * 1024
@@ -64,10 +67,12 @@ class ArtifactDownload(ipywidgets.VBox):  # type: ignore[misc]
         *,
         filename: str | None = None,
         mime_type: str = "application/octet-stream",
+        href: str | None = None,
         chunk_bytes: int = _CHUNK_BYTES,
         progress_over: int = _PROGRESS_OVER_BYTES,
     ) -> None:
         self.path = Path(path)
+        self.href = href
         self.filename = filename or self.path.name
         self.mime_type = mime_type
         self.chunk_bytes = max(1, chunk_bytes)
@@ -128,9 +133,26 @@ class ArtifactDownload(ipywidgets.VBox):  # type: ignore[misc]
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         bundle = super()._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, dict):
-            bundle["text/plain"] = f"[download button: {self.filename}]"
-        return bundle
+        if not isinstance(bundle, dict):
+            return bundle
+        # Where no widget can be shown (nbconvert, nbviewer, a reopened notebook once the server extension
+        # has dropped the live view), the output falls back to a plain link to the same saved file.
+        bundle["text/plain"] = f"Download {self.filename}" + (f": {self.href}" if self.href else "")
+        if self.href is not None:
+            bundle["text/html"] = download_link_html(self.href, self.filename)
+        return bundle, {LIVE_ONLY_METADATA: {"live_only": True}}
+
+
+def download_link_html(href: str, filename: str) -> str:
+    """Return a sanitized ``<a download>`` link to a saved file: the download control without a kernel."""
+    from urllib.parse import quote
+
+    from openai_artifacts_nb.markup import escape, sanitize
+
+    return sanitize(
+        f'<a class="oai-artifact-link" href="{escape(quote(href, safe="/"))}" download="{escape(filename)}" '
+        f'target="_blank">Download {escape(filename)}</a>'
+    )
 
 
 class FetchProgress(ipywidgets.VBox):  # type: ignore[misc]
