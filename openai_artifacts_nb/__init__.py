@@ -56,6 +56,11 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module_name), name)
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The Jupyter server extension: a pre-save hook that keeps saved notebooks free of dead widgets."""
+    return [{"module": "openai_artifacts_nb.saved_notebooks"}]
+
+
 def load_ipython_extension(ipython: InteractiveShell) -> None:
     """Register ``%%openai`` and ``%openai`` (called by ``%load_ext openai_artifacts_nb``)."""
     from openai_artifacts_nb.magic import OpenAIMagics

@@ -119,7 +119,14 @@ def _show_artifact(artifact: Any, options: DisplayOptions) -> None:
     if options.live and options.buttons:
         from openai_artifacts_nb.widgets import ArtifactDownload
 
-        _display(ArtifactDownload(artifact.path, filename=artifact.filename, mime_type=artifact.mime_type))
+        _display(
+            ArtifactDownload(
+                artifact.path,
+                filename=artifact.filename,
+                mime_type=artifact.mime_type,
+                href=artifact.relative_path,
+            )
+        )
 
 
 def _progress_bars(options: DisplayOptions) -> tuple[Any, Any]:

@@ -4,16 +4,20 @@ Every object here reads the :mod:`~openai_artifacts_nb.reply` model and has
 ``_repr_mimebundle_(include, exclude)`` that always offers ``text/plain``, so JupyterLab, nbconvert, a
 terminal and tests all see something sensible. Each saved file has its own view in
 :mod:`~openai_artifacts_nb.file_views`. Nothing here imports IPython or ipywidgets.
+
+What the model wrote reaches the page only as HTML made by :mod:`~openai_artifacts_nb.markup` (a real
+Markdown parser, then an allowlist sanitizer): no ``text/markdown`` is emitted, because a cell's own
+outputs are trusted by JupyterLab and its Markdown renderer would let raw HTML through. Colours are
+JupyterLab's theme variables (with a light fallback), so light and dark themes both read well.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from openai_artifacts_nb.markup import code_fence, escape_markdown_html
+from openai_artifacts_nb.markup import MATH_IGNORE, escape, markdown_fragment, sanitize
 from openai_artifacts_nb.reply import CodeRun, Usage
 
 __all__ = [
@@ -22,13 +26,18 @@ __all__ = [
     "Notice",
     "ReplyView",
     "UsageLine",
-    "code_run_markdown",
+    "code_run_html",
     "code_run_plain",
     "filter_bundle",
     "human_size",
 ]
 
 MimeBundle = dict[str, Any]
+
+#: Muted and error colours from JupyterLab's theme, with fallbacks for nbconvert and other front ends.
+MUTED = "var(--jp-ui-font-color2, #777)"
+ERROR = "var(--jp-error-color1, #b00020)"
+_TITLE_MAX = 200
 
 
 def human_size(size: int) -> str:
@@ -51,48 +60,66 @@ def filter_bundle(
     return bundle
 
 
-def code_run_markdown(run: CodeRun, *, open_block: bool = False, note: str = "") -> str:
-    """Return a code run as a collapsible Markdown block (``<details>``) with its logs."""
+def code_run_title(run: CodeRun, *, note: str = "") -> str:
+    """The one-line summary of a code run: ``Code (2 lines) · FileNotFoundError: orders.csv``."""
     lines = sum(1 for _ in run.code.splitlines()) if run.code else 0
     title = f"Code ({lines} line{'s' if lines != 1 else ''})"
     if note:
         title += f" · {note}"
+    elif run.error:
+        title += f" · {run.error}"
     elif run.status == "failed":
         title += " · failed"
-    parts = [f"<details{' open' if open_block else ''}><summary>{html.escape(title)}</summary>", ""]
-    parts.append(code_fence(run.code or "# (no code yet)", "python"))
+    return title if len(title) <= _TITLE_MAX else title[: _TITLE_MAX - 1] + "…"
+
+
+def code_run_html(run: CodeRun, *, open_block: bool = False, note: str = "") -> str:
+    """Return a code run as a collapsible ``<details>`` block with its logs; a failure shows in the title."""
+    failed = bool(run.error) and not note
+    summary_style = f' style="color:{ERROR}"' if failed else ""
+    classes = "oai-code-run oai-code-failed" if failed else "oai-code-run"
+    parts = [
+        f'<details class="{classes}"{" open" if open_block else ""}>',
+        f"<summary{summary_style}>{escape(code_run_title(run, note=note))}</summary>",
+        f'<pre class="oai-code"><code>{escape(run.code or "# (no code yet)")}</code></pre>',
+    ]
     if run.logs:
-        parts += ["", "Output:", "", code_fence(run.logs)]
+        parts.append(
+            f'<div style="color:{MUTED}">Output:</div><pre><code>{escape(run.clean_logs)}</code></pre>'
+        )
     if run.images:
-        parts += ["", f"*{run.images} image{'s' if run.images != 1 else ''} shown below.*"]
-    parts += ["", "</details>"]
-    return "\n".join(parts)
+        parts.append(f"<p><em>{run.images} image{'s' if run.images != 1 else ''} shown below.</em></p>")
+    parts.append("</details>")
+    return "".join(parts)
 
 
 def code_run_plain(run: CodeRun) -> str:
     """Return a code run as indented plain text."""
-    out = ["[code]"] + [f"    {line}" for line in run.code.splitlines()]
+    head = f"[code · {run.error}]" if run.error else "[code]"
+    out = [head] + [f"    {line}" for line in run.code.splitlines()]
     if run.logs:
-        out += ["[output]"] + [f"    {line}" for line in run.logs.rstrip().splitlines()]
+        out += ["[output]"] + [f"    {line}" for line in run.clean_logs.rstrip().splitlines()]
     return "\n".join(out)
 
 
 @dataclass
 class ReplyView:
-    """The reply: the code the model ran (collapsed, with logs) and then its text as Markdown."""
+    """The reply: the code the model ran (collapsed, with logs) and then its text, rendered from Markdown."""
 
     text: str
     code_runs: Sequence[CodeRun] = ()
     footer: str = ""
 
-    def markdown(self) -> str:
-        """Return the reply as Markdown."""
-        parts = [code_run_markdown(run) for run in self.code_runs]
+    def html(self) -> str:
+        """Return the reply as sanitized HTML: code runs, then the text (``footer`` is plain text)."""
+        parts = [code_run_html(run) for run in self.code_runs]
         if self.text:
-            parts.append(escape_markdown_html(self.text))
+            parts.append(markdown_fragment(self.text))
         if self.footer:
-            parts.append(self.footer)
-        return "\n\n".join(parts) if parts else "*(no text in the reply)*"
+            parts.append(f'<p style="color:{MUTED}">{escape(self.footer)}</p>')
+        if not parts:
+            parts.append(f'<p style="color:{MUTED}"><em>(no text in the reply)</em></p>')
+        return sanitize(f'<div class="oai-reply {MATH_IGNORE}">{"".join(parts)}</div>')
 
     def plain(self) -> str:
         """Return the reply as plain text."""
@@ -105,7 +132,7 @@ class ReplyView:
     def _repr_mimebundle_(
         self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None, **kwargs: Any
     ) -> MimeBundle:
-        return filter_bundle({"text/plain": self.plain(), "text/markdown": self.markdown()}, include, exclude)
+        return filter_bundle({"text/plain": self.plain(), "text/html": self.html()}, include, exclude)
 
 
 @dataclass
@@ -141,7 +168,7 @@ class UsageLine:
         self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None, **kwargs: Any
     ) -> MimeBundle:
         text = self.plain()
-        markup = f'<div class="oai-usage" style="color:#777;font-size:0.85em">{html.escape(text)}</div>'
+        markup = f'<div class="oai-usage" style="color:{MUTED};font-size:0.85em">{escape(text)}</div>'
         return filter_bundle({"text/plain": text, "text/html": markup}, include, exclude)
 
 
@@ -157,8 +184,8 @@ class Notice:
         self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None, **kwargs: Any
     ) -> MimeBundle:
         text = f"{self.prefix} {self.message}"
-        color = "#b00020" if self.css_class == "oai-error" else "#555"
-        markup = f'<div class="{self.css_class}" style="color:{color}">{html.escape(text)}</div>'
+        color = ERROR if self.css_class == "oai-error" else MUTED
+        markup = sanitize(f'<div class="{escape(self.css_class)}" style="color:{color}">{escape(text)}</div>')
         return filter_bundle({"text/plain": text, "text/html": markup}, include, exclude)
 
 

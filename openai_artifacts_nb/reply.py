@@ -25,6 +25,7 @@ import binascii
 import hashlib
 import json
 import mimetypes
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -53,6 +54,10 @@ ArtifactKey = tuple[str, str]
 #: The events that end a streamed response (each carries the final ``Response``).
 TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 _RUNNING = frozenset({"in_progress", "interpreting"})
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_EXCEPTION_LINE = re.compile(
+    r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Iteration)\b(?::[^\n]*)?"
+)
 
 
 def plain(value: Any) -> Any:
@@ -178,6 +183,28 @@ class CodeRun:
     def running(self) -> bool:
         """Whether the code is still being written or run."""
         return self.status in _RUNNING
+
+    @property
+    def clean_logs(self) -> str:
+        """The logs without terminal colour codes (tracebacks from a kernel carry them)."""
+        return _ANSI.sub("", self.logs)
+
+    @property
+    def error(self) -> str:
+        """``"FileNotFoundError: orders.csv"`` when the code raised (its logs hold a traceback), else ``""``.
+
+        The code interpreter reports a raised exception as a completed call whose logs hold the traceback,
+        so the traceback is what tells a failed run. Only the last 4 KiB of the logs are read.
+        """
+        tail = _ANSI.sub("", self.logs[-4096:])
+        marker = tail.rfind("Traceback (most recent call last)")
+        if marker < 0:
+            return ""
+        for line in reversed(tail[marker:].splitlines()):
+            match = _EXCEPTION_LINE.match(line.strip())
+            if match:
+                return match.group(0)[:300]
+        return ""
 
     @classmethod
     def from_item(cls, item: Any) -> CodeRun:

@@ -7,9 +7,11 @@ wait passed that grows with the text (``max_interval``, or one second per ``char
 shown, at most ``longest_interval``). So the characters sent to the display grow linearly with a reply's
 length, not with its square, up to ``chars_per_second * longest_interval`` characters (100,000 by default).
 
-Each redraw handles only the new text: :class:`ShownTextBuilder` keeps the finished lines already held back
-and escaped, and works again only on the lines after them, so the work per redraw does not grow with the
-reply either.
+Each redraw handles only the new text: :class:`ShownTextBuilder` keeps the finished blocks (text up to a
+blank line outside any code fence) already held back and rendered, and works again only on the block in
+progress, so the work per redraw does not grow with the reply either. Every block goes through the same
+Markdown parser and sanitizer as the final reply (:func:`~openai_artifacts_nb.markup.markdown_fragment`),
+so nothing the model writes is live markup at any moment of the stream.
 
 ``sandbox:`` links are held back while streaming (their files are not saved yet): a finished link shows its
 name with "saving…", a half-received one is not shown at all. While code runs, a note says so. In a
@@ -26,9 +28,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-# The fence and code-span patterns are escape_markdown_html's own, so a split found with them is exact.
-from openai_artifacts_nb.markup import FENCE, INLINE_CODE, escape_markdown_html
-from openai_artifacts_nb.render import MimeBundle, code_run_markdown, code_run_plain, filter_bundle
+from openai_artifacts_nb.markup import MATH_IGNORE, escape, markdown_fragment, sanitize
+from openai_artifacts_nb.render import MUTED, MimeBundle, code_run_html, code_run_plain, filter_bundle
 from openai_artifacts_nb.reply import TERMINAL_EVENTS, ArtifactRef, CodeRun, ReplyBuilder
 
 __all__ = ["ReplyStream", "ShownText", "ShownTextBuilder", "StreamingView", "hold_back_sandbox_links"]
@@ -63,96 +64,89 @@ def _replace_finished_links(text: str) -> str:
 
 @dataclass(frozen=True)
 class ShownText:
-    """The reply text as the stream shows it: ``plain`` with links held back, ``markdown`` also escaped."""
+    """The reply text as the stream shows it: ``plain`` with links held back, ``html`` also rendered."""
 
     plain: str
-    markdown: str
+    html: str
 
     @classmethod
     def of(cls, text: str) -> ShownText:
-        """Hold back and escape the whole of ``text`` at once."""
-        plain = hold_back_sandbox_links(text)
-        return cls(plain, escape_markdown_html(plain))
+        """Hold back and render the whole of ``text`` at once (block by block, as the builder does)."""
+        builder = ShownTextBuilder()
+        return builder.build(text)
+
+
+# A line opening or closing a code fence: up to three spaces, then three or more backticks or tildes.
+_FENCE_LINE = re.compile(r" {0,3}(`{3,}|~{3,})")
+# A blank line, then a line that starts at its margin: no list item or code block can carry on over it.
+_BLOCK_BREAK = re.compile(r"\n[ \t]*\n(?=[^\s])")
 
 
 class ShownTextBuilder:
-    """Builds :class:`ShownText` for a growing text, working only on what came since the last finished line.
+    """Builds :class:`ShownText` for a growing text, working only on the block still arriving.
 
-    ``build(text)`` gives exactly ``ShownText.of(text)``. The text up to a line break that no link, code
-    fence or code span crosses is held back and escaped once and kept; each call then handles only the lines
-    after it. ``processed_chars`` counts the characters the patterns ran over, to show that work is linear.
+    The text is cut into blocks at blank lines outside code fences that a line at the margin follows; each
+    finished block is held back and rendered once and kept, and every call renders only what came after
+    the last finished block. ``processed_chars`` counts the characters scanned and rendered, to show that
+    work is linear.
     """
 
     def __init__(self) -> None:
         self._done = 0
+        self._scanned = 0
+        self._fence = ""
         self._plain: list[str] = []
-        self._markdown: list[str] = []
+        self._html: list[str] = []
         self.processed_chars = 0
 
     def build(self, text: str) -> ShownText:
         """Return how ``text`` (the previous text plus what arrived since) is shown now."""
-        split = _line_break_before_last_line(text, self._done)
-        if split > self._done:
-            plain = _replace_finished_links(text[self._done : split])
-            self.processed_chars += 2 * (split - self._done)
-            if _escapes_alone(plain):
-                self._plain.append(plain)
-                self._markdown.append(escape_markdown_html(plain))
-                self._done = split
-                if len(self._plain) > 1:
-                    self._plain = ["".join(self._plain)]
-                    self._markdown = ["".join(self._markdown)]
-        rest = ShownText.of(text[self._done :])
+        for end in self._finished_blocks(text):
+            plain = _replace_finished_links(text[self._done : end])
+            self._plain.append(plain)
+            self._html.append(markdown_fragment(plain))
+            self.processed_chars += end - self._done
+            self._done = end
+        tail = hold_back_sandbox_links(text[self._done :])
         self.processed_chars += 2 * (len(text) - self._done)
-        return ShownText("".join(self._plain) + rest.plain, "".join(self._markdown) + rest.markdown)
+        return ShownText("".join(self._plain) + tail, "".join(self._html) + markdown_fragment(tail))
 
-
-def _line_break_before_last_line(text: str, start: int) -> int:
-    """Return the position just after the last line break in ``text[start:]`` that no link can cross.
-
-    Such a break has something after it already, and the blank run around it is neither preceded by "("
-    nor followed by ")" (a link may have blanks just inside its parentheses). ``start`` if there is none.
-    """
-    end = len(text)
-    for _ in range(4):
-        newline = text.rfind("\n", start, end)
-        if newline < 0:
-            return start
-        right = newline + 1
-        while right < len(text) and text[right].isspace():
-            right += 1
-        left = newline
-        while left > start and text[left - 1].isspace():
-            left -= 1
-        if right < len(text) and left > start and text[left - 1] != "(" and text[right] != ")":
-            return newline + 1
-        end = left
-    return start
-
-
-def _escapes_alone(chunk: str) -> bool:
-    """Whether ``escape_markdown_html`` of ``chunk`` followed by anything escapes ``chunk`` as it does alone.
-
-    It does when every code fence in ``chunk`` is closed and every backtick after the last fence belongs to
-    a finished code span: then no fence or span can reach past the end of ``chunk``.
-    """
-    position = 0
-    for fence in FENCE.finditer(chunk):
-        if not fence.group(3):
-            return False
-        position = fence.end()
-    for span in INLINE_CODE.finditer(chunk, position):
-        if "`" in chunk[position : span.start()]:
-            return False
-        position = span.end()
-    return "`" not in chunk[position:]
+    def _finished_blocks(self, text: str) -> list[int]:
+        """The ends of the blocks finished since the last call, scanning each line once."""
+        ends: list[int] = []
+        position = self._scanned
+        while True:
+            newline = text.find("\n", position)
+            if newline < 0:
+                break
+            line = text[position:newline]
+            fence = _FENCE_LINE.match(line)
+            if fence is not None:
+                marker = fence.group(1)
+                if not self._fence:
+                    self._fence = marker
+                elif (
+                    marker[0] == self._fence[0]
+                    and len(marker) >= len(self._fence)
+                    and not line[fence.end() :].strip()
+                ):
+                    self._fence = ""
+            elif not self._fence and not line.strip() and position > self._done:
+                block_break = _BLOCK_BREAK.match(text, position - 1)
+                if block_break is not None:
+                    ends.append(newline + 1)
+                elif newline + 1 >= len(text) or text[newline + 1 :].strip() == "":
+                    break  # what follows the blank line has not arrived yet: decide on the next call
+            position = newline + 1
+        self._scanned = position
+        return ends
 
 
 @dataclass
 class StreamingView:
     """What the stream shows at one moment: the code runs so far, the text so far, and a status note.
 
-    ``shown`` is the text already held back and escaped (a stream builds it bit by bit); without it, the
+    ``shown`` is the text already held back and rendered (a stream builds it bit by bit); without it, the
     view works it out from ``text``.
     """
 
@@ -166,18 +160,18 @@ class StreamingView:
             self.shown = ShownText.of(self.text)
         return self.shown
 
-    def markdown(self) -> str:
-        """Return the view as Markdown, with the running code block open."""
-        parts = []
-        for run in self.code_runs:
-            parts.append(
-                code_run_markdown(run, open_block=run.running, note="running…" if run.running else "")
-            )
+    def html(self) -> str:
+        """Return the view as sanitized HTML, with the running code block open."""
+        parts = [
+            code_run_html(run, open_block=run.running, note="running…" if run.running else "")
+            for run in self.code_runs
+        ]
         if self.text:
-            parts.append(self._shown().markdown)
-        if self.note:
-            parts.append(f"*⏳ {self.note}*")
-        return "\n\n".join(parts) or "*⏳ waiting for the reply…*"
+            parts.append(self._shown().html)
+        note = self.note or ("" if parts else "waiting for the reply…")
+        if note:
+            parts.append(f'<p class="oai-status" style="color:{MUTED}"><em>{escape(note)}</em></p>')
+        return sanitize(f'<div class="oai-reply oai-streaming {MATH_IGNORE}">{"".join(parts)}</div>')
 
     def plain(self) -> str:
         """Return the view as plain text."""
@@ -191,7 +185,7 @@ class StreamingView:
     def _repr_mimebundle_(
         self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None, **kwargs: Any
     ) -> MimeBundle:
-        return filter_bundle({"text/plain": self.plain(), "text/markdown": self.markdown()}, include, exclude)
+        return filter_bundle({"text/plain": self.plain(), "text/html": self.html()}, include, exclude)
 
 
 class ReplyStream:

@@ -27,7 +27,10 @@ import ipywidgets
 
 from openai_artifacts_nb.render import human_size
 
-__all__ = ["ArtifactDownload", "FetchProgress"]
+__all__ = ["LIVE_ONLY_METADATA", "ArtifactDownload", "FetchProgress", "download_link_html"]
+
+#: Output metadata key marking outputs that only work with their kernel (see ``saved_notebooks``).
+LIVE_ONLY_METADATA = "openai_artifacts_nb"
 
 _CHUNK_BYTES = 4 * 1024 * 1024
 _PROGRESS_OVER_BYTES = 8 * 1024 * 1024
@@ -65,10 +68,12 @@ class ArtifactDownload(ipywidgets.VBox):  # type: ignore[misc]
         *,
         filename: str | None = None,
         mime_type: str = "application/octet-stream",
+        href: str | None = None,
         chunk_bytes: int = _CHUNK_BYTES,
         progress_over: int = _PROGRESS_OVER_BYTES,
     ) -> None:
         self.path = Path(path)
+        self.href = href
         self.filename = filename or self.path.name
         self.mime_type = mime_type
         self.chunk_bytes = max(1, chunk_bytes)
@@ -129,9 +134,26 @@ class ArtifactDownload(ipywidgets.VBox):  # type: ignore[misc]
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         bundle = super()._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, dict):
-            bundle["text/plain"] = f"[download button: {self.filename}]"
-        return bundle
+        if not isinstance(bundle, dict):
+            return bundle
+        # Where no widget can be shown (nbconvert, nbviewer, a reopened notebook once the server extension
+        # has dropped the live view), the output falls back to a plain link to the same saved file.
+        bundle["text/plain"] = f"Download {self.filename}" + (f": {self.href}" if self.href else "")
+        if self.href is not None:
+            bundle["text/html"] = download_link_html(self.href, self.filename)
+        return bundle, {LIVE_ONLY_METADATA: {"live_only": True}}
+
+
+def download_link_html(href: str, filename: str) -> str:
+    """Return a sanitized ``<a download>`` link to a saved file: the download control without a kernel."""
+    from urllib.parse import quote
+
+    from openai_artifacts_nb.markup import escape, sanitize
+
+    return sanitize(
+        f'<a class="oai-artifact-link" href="{escape(quote(href, safe="/"))}" download="{escape(filename)}" '
+        f'target="_blank">Download {escape(filename)}</a>'
+    )
 
 
 class FetchProgress(ipywidgets.VBox):  # type: ignore[misc]
@@ -146,7 +168,7 @@ class FetchProgress(ipywidgets.VBox):  # type: ignore[misc]
         self.add_class("oai-fetch-progress")
         self.interval = interval
         self.min_bytes = min_bytes
-        self._bars: dict[str, tuple[ipywidgets.FloatProgress, ipywidgets.HTML]] = {}
+        self._bars: dict[str, tuple[ipywidgets.FloatProgress, ipywidgets.Label]] = {}
         self._last: dict[str, float] = {}
         self._lock = threading.Lock()
         self._rows: list[Any] = []
@@ -170,12 +192,13 @@ class FetchProgress(ipywidgets.VBox):  # type: ignore[misc]
             bar.bar_style = "info"
             label.value = f"{name}: {human_size(done)}"
 
-    def _bar(self, name: str) -> tuple[ipywidgets.FloatProgress, ipywidgets.HTML]:
+    def _bar(self, name: str) -> tuple[ipywidgets.FloatProgress, ipywidgets.Label]:
         if name not in self._bars:
             bar = ipywidgets.FloatProgress(
                 value=0.0, min=0.0, max=1.0, layout=ipywidgets.Layout(width="240px")
             )
-            label = ipywidgets.HTML("")
+            # A Label shows its value as text: a file name the model chose can never become markup.
+            label = ipywidgets.Label("")
             self._bars[name] = (bar, label)
             self._rows.append(ipywidgets.HBox([bar, label]))
             self.children = tuple(self._rows)

@@ -34,9 +34,11 @@ def test_live_output_streams_then_shows_files_with_buttons(
             options=DisplayOptions(live=True),
         )
     outputs = captured.outputs
-    assert "text/markdown" in outputs[0].data, "the stream's output comes first"
-    replies = [o.data["text/markdown"] for o in outputs if "text/markdown" in o.data]
-    assert "(nb_artifacts/t.csv)" in replies[-1], "the final reply, with working links, replaced the stream"
+    assert "oai-reply" in outputs[0].data.get("text/html", ""), "the stream's output comes first"
+    replies = [o.data["text/html"] for o in outputs if "oai-reply" in o.data.get("text/html", "")]
+    assert 'href="nb_artifacts/t.csv"' in replies[-1], (
+        "the final reply, with working links, replaced the stream"
+    )
     widgets = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.data]
     # Progress bars, then one download button per file.
     assert len(widgets) == 1 + len(result.artifacts) == 3
@@ -78,7 +80,9 @@ def test_a_failed_turn_leaves_no_waiting_note(
             options=DisplayOptions(live=True),
         )
     last_reply_state = [
-        o.data for o in captured.outputs if "text/markdown" in o.data or o.data == {"text/plain": ""}
+        o.data
+        for o in captured.outputs
+        if "oai-reply" in o.data.get("text/html", "") or o.data == {"text/plain": ""}
     ]
     assert last_reply_state[-1] == {"text/plain": ""}
     assert not (tmp_path / "out").exists()

@@ -34,7 +34,16 @@ CORE = [
     "reply",
     "session",
 ]
-RENDERING = ["file_views", "markup", "previews", "render"]
+RENDERING = [
+    "file_views",
+    "markup",
+    "previews",
+    "preview_budget",
+    "preview_facts",
+    "preview_parquet",
+    "preview_xlsx",
+    "render",
+]
 NOTEBOOK_SIDE = {"magic", "widgets", "cell_output", "streaming"}
 LOCAL = sorted(f"local.{path.stem}" for path in (PACKAGE / "local").glob("*.py") if path.stem != "__init__")
 

@@ -130,10 +130,18 @@ def test_quickstart(tmp_path: Path) -> None:
     # The follow-up read the table the first cell made: it ran in the same container.
     status = [text for text in _texts(notebook) if text.startswith("openai: model")]
     assert status and "(2 turns)" in status[-1]
-    replies = [o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
+    replies = [
+        "".join(o["data"]["text/html"])
+        for o in outputs
+        if "oai-reply" in "".join(o.get("data", {}).get("text/html", ""))
+    ]
     assert len(replies) == 2, "one output per cell for the reply: the stream was replaced in place"
-    assert "(quickstart_artifacts/revenue.png)" in replies[0] and "<details><summary>Code" in replies[0]
-    assert not any("⏳" in reply for reply in replies)
+    assert (
+        'src="quickstart_artifacts/revenue.png"' in replies[0]
+        or 'href="quickstart_artifacts/revenue.png"' in replies[0]
+    )
+    assert '<details class="oai-code-run"' in replies[0] and "<summary>Code" in replies[0]
+    assert not any("oai-streaming" in reply or "oai-status" in reply for reply in replies)
     notebook_bytes = report.executed.stat().st_size
     assert notebook_bytes < 512 * 1024, notebook_bytes
 

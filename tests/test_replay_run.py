@@ -61,12 +61,13 @@ def _saved(folder: Path) -> dict[str, str]:
 
 
 def _markdown(executed: Path) -> list[str]:
+    """The reply outputs' HTML (the replies are rendered from Markdown to sanitized HTML)."""
     document = json.loads(executed.read_text(encoding="utf-8"))
     return [
-        "".join(output["data"]["text/markdown"])
+        "".join(output["data"]["text/html"])
         for cell in document["cells"]
         for output in cell.get("outputs", [])
-        if "text/markdown" in output.get("data", {})
+        if "oai-reply" in "".join(output.get("data", {}).get("text/html", ""))
     ]
 
 

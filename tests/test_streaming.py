@@ -89,7 +89,7 @@ def test_streamed_text_never_shows_a_sandbox_link_at_any_point() -> None:
     for character in reply:
         stream.handle(text_delta(character))
     for view in display.shown:
-        assert "sandbox" not in view._repr_mimebundle_()["text/markdown"]
+        assert "sandbox" not in view._repr_mimebundle_()["text/html"]
     assert stream.text == reply
 
 
@@ -139,9 +139,12 @@ def test_a_long_stream_does_linear_work_and_still_updates() -> None:
     large, large_seconds, draws = _stream_at_50_per_second(10_000)
     for stream, seconds in ((small, small_seconds), (large, large_seconds)):
         length = len(stream.text)
-        # Each character goes through the patterns about twice (plain, then Markdown), plus the last line
-        # once per redraw: never the whole text again.
-        assert stream.processed_chars < 2 * length + 200 * stream.redraws, (stream.processed_chars, length)
+        # Each character goes through the patterns about three times (held back, rendered, kept), plus the
+        # paragraph still arriving once per redraw (at most 120 words here): never the whole text again.
+        assert stream.processed_chars < 3 * length + 2 * 1200 * stream.redraws, (
+            stream.processed_chars,
+            length,
+        )
         # Redraws are spaced so the characters sent stay within chars_per_second of the time the reply takes,
         # plus a bounded multiple of its length for the redraws that growth by a quarter brings.
         assert stream.drawn_chars <= stream.chars_per_second * seconds + 5 * length, (
@@ -215,8 +218,9 @@ def test_code_is_shown_while_it_runs_and_then_with_its_logs() -> None:
     stream.handle(event("response.code_interpreter_call_code.delta", item_id="ci_1", delta="print("))
     stream.handle(event("response.code_interpreter_call_code.delta", item_id="ci_1", delta="42)"))
     stream.handle(event("response.code_interpreter_call.interpreting", item_id="ci_1"))
-    running = display.shown[-1]._repr_mimebundle_()["text/markdown"]
-    assert "<details open>" in running and "running…" in running and "print(42)" in running
+    running = display.shown[-1]._repr_mimebundle_()["text/html"]
+    assert '<details class="oai-code-run" open="">' in running and "running…" in running
+    assert "print(42)" in running
     assert "running code in the container" in running
     done = SimpleNamespace(
         type="code_interpreter_call",
@@ -227,8 +231,9 @@ def test_code_is_shown_while_it_runs_and_then_with_its_logs() -> None:
         outputs=[SimpleNamespace(type="logs", logs="42\n"), SimpleNamespace(type="image", url="data:")],
     )
     stream.handle(event("response.output_item.done", item=done))
-    finished = display.shown[-1]._repr_mimebundle_()["text/markdown"]
-    assert "<details>" in finished and "42" in finished and "1 image shown below" in finished
+    finished = display.shown[-1]._repr_mimebundle_()["text/html"]
+    assert '<details class="oai-code-run">' in finished and "42" in finished
+    assert "1 image shown below" in finished
     assert stream.code_runs[0].logs == "42\n"
 
 
@@ -281,16 +286,16 @@ def test_the_real_recorded_stream(recorded_events: list[dict[str, Any]]) -> None
     assert stream.text == "\n\n".join(texts)
     calls = [item for item in final["output"] if item["type"] == "code_interpreter_call"]
     assert [run.code for run in stream.code_runs] == [call["code"] for call in calls]
-    markdown = display.shown[-1]._repr_mimebundle_()["text/markdown"]
-    assert "sandbox:" not in markdown and "(saving…)" in markdown
+    markup = display.shown[-1]._repr_mimebundle_()["text/html"]
+    assert "sandbox:" not in markup and "(saving…)" in markup
     assert stream.redraws < 40
 
 
 def test_view_bundle_honours_include_and_exclude() -> None:
     view = StreamingView("hi")
-    assert set(view._repr_mimebundle_()) == {"text/plain", "text/markdown"}
+    assert set(view._repr_mimebundle_()) == {"text/plain", "text/html"}
     assert set(view._repr_mimebundle_(include=["text/plain"])) == {"text/plain"}
-    assert set(view._repr_mimebundle_(exclude=["text/markdown"])) == {"text/plain"}
+    assert set(view._repr_mimebundle_(exclude=["text/html"])) == {"text/plain"}
     assert StreamingView("")._repr_mimebundle_()["text/plain"] == "... waiting for the reply"
 
 
@@ -301,8 +306,8 @@ def test_abandon_keeps_what_arrived_without_the_waiting_note() -> None:
     stream.note("running code in the container…")
     stream.handle(text_delta("partial answer"))
     stream.abandon("EMPTY")
-    kept = display.shown[-1]._repr_mimebundle_()["text/markdown"]
-    assert "partial answer" in kept and "⏳" not in kept
+    kept = display.shown[-1]._repr_mimebundle_()["text/html"]
+    assert "partial answer" in kept and "running code" not in kept
     empty = FakeDisplay()
     nothing = ReplyStream(live=True, display=empty)
     nothing.start()

@@ -50,7 +50,23 @@ def test_the_button_has_a_stable_class_and_no_bytes_before_a_click(tmp_path: Pat
     assert widget.button.description == "Download plot.png"
     state = json.dumps([child.get_state() for child in widget.children], default=str)
     assert "iVBOR" not in state and len(state) < 5000
-    assert widget._repr_mimebundle_()["text/plain"] == "[download button: plot.png]"
+    data, metadata = widget._repr_mimebundle_()
+    assert data["text/plain"] == "Download plot.png"
+    assert "text/html" not in data, "no link without a relative path to point at"
+    assert metadata == {"openai_artifacts_nb": {"live_only": True}}
+
+
+def test_the_button_falls_back_to_a_plain_link_without_a_widget_manager(tmp_path: Path) -> None:
+    path = tmp_path / "a b.csv"
+    path.write_bytes(b"x,y\n")
+    widget = ArtifactDownload(path, href='out/a b".csv')
+    data, metadata = widget._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert data["text/plain"] == 'Download a b.csv: out/a b".csv'
+    assert data["text/html"].startswith(
+        '<a class="oai-artifact-link" href="out/a%20b%22.csv" download="a b.csv"'
+    )
+    assert metadata["openai_artifacts_nb"]["live_only"] is True
 
 
 def test_large_files_show_a_progress_bar_while_sent(tmp_path: Path) -> None:
@@ -141,3 +157,16 @@ def test_small_files_get_no_bar() -> None:
     assert bars.children == () and list(bars.names) == []
     bars("big.bin", 10, 5_000_000)
     assert list(bars.names) == ["big.bin"]
+
+
+def test_progress_labels_show_hostile_names_as_text() -> None:
+    from openai_artifacts_nb.widgets import FetchProgress
+
+    bars = FetchProgress(interval=0.0, min_bytes=0)
+    name = '<img src=x onerror="alert(1)">.csv'
+    bars(name, 10, 10)
+    row = bars.children[0]
+    label = row.children[1]
+    assert type(label).__name__ == "Label"
+    assert label.value.startswith(name)
+    bars.close()

@@ -80,11 +80,12 @@ class JupyterServer:
             url += ("&" if "?" in url else "?") + f"token={self.token}"
         return url
 
-    def api(self, method: str, path: str) -> bytes:
+    def api(self, method: str, path: str, body: bytes | None = None) -> bytes:
         """Call the server's REST API (``path`` like ``api/sessions``) with the token; return the body."""
-        request = urllib.request.Request(
-            self.url(path), method=method, headers={"Authorization": f"token {self.token}"}
-        )
+        headers = {"Authorization": f"token {self.token}"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(self.url(path), data=body, method=method, headers=headers)
         with urllib.request.urlopen(request, timeout=30) as reply:
             return bytes(reply.read())
 
