@@ -13,6 +13,7 @@ import openai
 import pytest
 
 from openai_artifacts_nb.local import LocalServer
+from tests.plugins.emulator import require_bwrap
 
 
 def alive(pid: int) -> bool:
@@ -24,8 +25,15 @@ def alive(pid: int) -> bool:
     return True
 
 
-def test_context_manager_serves_and_stop_leaves_no_kernel_behind() -> None:
-    with LocalServer(idle_minutes=5) as server:
+@pytest.mark.parametrize(
+    ("confine", "processes"),
+    [(False, 4), (True, 3)],
+    ids=["unconfined: two kernels, the spare, the fork server", "confined: two kernels, the spare"],
+)
+def test_context_manager_serves_and_stop_leaves_no_kernel_behind(confine: bool, processes: int) -> None:
+    if confine:
+        require_bwrap()
+    with LocalServer(idle_minutes=5, confine=confine) as server:
         assert server.base_url == f"http://127.0.0.1:{server.port}/v1"
         assert server.start() == server.base_url
         client = openai.OpenAI(base_url=server.base_url, api_key="k")
@@ -36,7 +44,7 @@ def test_context_manager_serves_and_stop_leaves_no_kernel_behind() -> None:
         while server.service.sandboxes.spare_pid() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         pids = server.service.sandboxes.process_ids()
-        assert len(pids) == 4  # two container kernels, the warm spare, the fork server
+        assert len(pids) == processes
         assert all(alive(pid) for pid in pids)
     assert not [pid for pid in pids if alive(pid)]
     server.stop()
