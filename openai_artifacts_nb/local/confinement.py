@@ -131,7 +131,8 @@ class Bubblewrap:
         for name in ("/etc/fonts", "/etc/localtime", "/etc/mime.types", "/etc/ld.so.cache"):
             if Path(name).exists():
                 args += ["--ro-bind", name, name]
-        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", SANDBOX_HOME]
+        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm"]
+        args += ["--perms", "1777", "--tmpfs", SANDBOX_HOME]
         if jail.mpl_cache is not None and jail.mpl_cache.is_dir():
             args += ["--perms", "1777", "--dir", f"{SANDBOX_HOME}/matplotlib"]
             for cached in sorted(jail.mpl_cache.glob("*.json")):
