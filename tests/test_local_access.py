@@ -78,9 +78,11 @@ def test_one_projects_objects_are_404_to_another(classroom: LocalServer) -> None
 
 
 def test_an_unknown_key_is_401_as_upstream_words_it(classroom: LocalServer) -> None:
-    with sdk(classroom, "sk-not-a-student-key-9999") as stranger:
-        with pytest.raises(openai.AuthenticationError) as caught:
-            stranger.containers.list()
+    with (
+        sdk(classroom, "sk-not-a-student-key-9999") as stranger,
+        pytest.raises(openai.AuthenticationError) as caught,
+    ):
+        stranger.containers.list()
     body = caught.value.body
     assert body == {
         "message": "Incorrect API key provided: sk-******************9999. You can find your API key at "
