@@ -207,3 +207,15 @@ def test_uploads_are_changeable_by_the_code(sdk: openai.OpenAI) -> None:
         sdk, container, "open('/mnt/data/data.csv', 'a').write('3,4\\n')\nprint(open('data.csv').read())"
     )
     assert logs == "a,b\n1,2\n3,4\n\n"
+
+
+def test_a_crashed_kernel_restarts_with_a_note_in_the_logs(
+    sdk: openai.OpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    container = sdk.containers.create(name="crash").id
+    died = run_in(sdk, container, "x = 1\nimport os\nos._exit(9)")
+    assert died.endswith("The Python kernel died; the container's Python state was reset.")
+    with caplog.at_level("WARNING", logger="openai_artifacts_nb.local"):
+        assert run_in(sdk, container, "print('x' in dir())") == "False\n"
+    notes = [r.getMessage() for r in caplog.records if r.name == "openai_artifacts_nb.local"]
+    assert f"container {container}: its Python kernel had stopped; starting a new one" in notes

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import openai
 import pytest
@@ -105,6 +106,58 @@ def test_serve_command_runs_until_interrupted(stop_signal: signal.Signals) -> No
         process.send_signal(stop_signal)
         assert process.wait(timeout=30) == 0
         assert process.stderr is not None and "Stopping the emulator." in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def serve(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    """Start ``openai-artifacts serve`` with ``args`` in ``cwd``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "openai_artifacts_nb", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+
+
+def test_serve_beyond_loopback_needs_keys_and_confinement(tmp_path: Path) -> None:
+    no_keys = serve("--host", "0.0.0.0", cwd=tmp_path)
+    _, complaint = no_keys.communicate(timeout=60)
+    assert no_keys.returncode == 1 and "--keys FILE (or --keys auto --students N)" in complaint
+    unconfined = serve(
+        "--host", "0.0.0.0", "--keys", "auto", "--students", "2", "--sandbox", "none", cwd=tmp_path
+    )
+    _, refusal = unconfined.communicate(timeout=60)
+    assert unconfined.returncode == 1
+    assert "refusing --host 0.0.0.0: container code could not be confined (switched off)" in refusal
+
+
+def test_serve_a_class_with_generated_keys(tmp_path: Path) -> None:
+    require_bwrap()
+    process = serve("--host", "0.0.0.0", "--keys", "auto", "--students", "2", cwd=tmp_path)
+    try:
+        assert process.stdout is not None
+        banner = [process.stdout.readline() for _ in range(4)]
+        assert banner[0].startswith("Local OpenAI emulator on http://0.0.0.0:")
+        assert banner[1].startswith("  sandbox: bubblewrap (")
+        assert banner[2] == "  keys: 2 keys, each its own project\n"
+        port = banner[0].rsplit(":", 1)[-1].split("/")[0]
+        keys = (tmp_path / "class-keys.txt").read_text().split()
+        assert len(keys) == 2
+        with openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=keys[0], max_retries=0) as student:
+            assert student.containers.create(name="lab 1").status == "running"
+        with openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=keys[1], max_retries=0) as other:
+            assert [c.name for c in other.containers.list()] == []
+        with openai.OpenAI(
+            base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-guess", max_retries=0
+        ) as guess, pytest.raises(openai.AuthenticationError):
+            guess.containers.list()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
     finally:
         if process.poll() is None:
             process.kill()
