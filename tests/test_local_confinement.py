@@ -24,9 +24,9 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def confined() -> Iterator[LocalServer]:
-    """A confined emulator (2 CPU-seconds per call) for this module."""
+    """A confined emulator for this module (60 CPU-seconds per call unless a test lowers it)."""
     require_bwrap()
-    with LocalServer(confine=True, exec_timeout=60.0, cpu_seconds=2.0) as server:
+    with LocalServer(confine=True, exec_timeout=60.0, cpu_seconds=60.0) as server:
         yield server
 
 
@@ -192,7 +192,10 @@ def test_processes_are_limited(sdk: openai.OpenAI) -> None:
     assert run_in(sdk, container, "print('still here')") == "still here\n"
 
 
-def test_a_call_over_its_cpu_time_is_interrupted(sdk: openai.OpenAI) -> None:
+def test_a_call_over_its_cpu_time_is_interrupted(
+    sdk: openai.OpenAI, confined: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(confined.service.sandboxes, "cpu_seconds", 2.0)  # for kernels started from now on
     container = sdk.containers.create(name="cpu").id
     logs = run_in(sdk, container, "x = 1\nwhile True:\n    pass")
     assert "KeyboardInterrupt" in logs
