@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import secrets
 import statistics
 import subprocess
@@ -149,7 +150,7 @@ class MemorySampler:
 def percentile(values: list[float], share: float) -> float:
     """Return the ``share`` percentile (0..1) of ``values`` (nearest rank)."""
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))
+    rank = max(0, min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1))
     return ordered[rank]
 
 

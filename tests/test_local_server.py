@@ -152,9 +152,10 @@ def test_serve_a_class_with_generated_keys(tmp_path: Path) -> None:
             assert student.containers.create(name="lab 1").status == "running"
         with openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=keys[1], max_retries=0) as other:
             assert [c.name for c in other.containers.list()] == []
-        with openai.OpenAI(
-            base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-guess", max_retries=0
-        ) as guess, pytest.raises(openai.AuthenticationError):
+        with (
+            openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-guess", max_retries=0) as guess,
+            pytest.raises(openai.AuthenticationError),
+        ):
             guess.containers.list()
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
