@@ -107,13 +107,13 @@ def test_code_sees_only_its_own_folder_and_a_read_only_system(
 def test_code_cannot_open_a_socket_to_the_host_or_anywhere(sdk: openai.OpenAI, confined: LocalServer) -> None:
     container = sdk.containers.create(name="net").id
     code = (
-        "import socket\n"
+        "import errno, socket\n"
         f"for address in [('127.0.0.1', {confined.port}), ('10.0.0.1', 80)]:\n"
         "    try:\n"
         "        socket.create_connection(address, timeout=3)\n"
         "        print('connected')\n"
         "    except OSError as error:\n"
-        "        print(type(error).__name__)\n"
+        "        print(errno.errorcode.get(error.errno, type(error).__name__))\n"
         "try:\n"
         "    socket.getaddrinfo('example.com', 443)\n"
         "    print('resolved')\n"
@@ -121,8 +121,9 @@ def test_code_cannot_open_a_socket_to_the_host_or_anywhere(sdk: openai.OpenAI, c
         "    print('dns', type(error).__name__)\n"
     )
     lines = run_in(sdk, container, code).splitlines()
-    assert lines[0] == "ConnectionRefusedError"
-    assert lines[1] in {"OSError", "TimeoutError"}
+    # The sandbox's own loopback has nothing on it (or is down): the host's server is not reachable.
+    assert lines[0] in {"ECONNREFUSED", "ENETUNREACH"}
+    assert lines[1] in {"ENETUNREACH", "TimeoutError"}
     assert lines[2].startswith("dns ") and "connected" not in lines and "resolved" not in lines
 
 

@@ -120,6 +120,9 @@ def test_interrupts_idle_and_busy_leave_container_state_alone(
         interrupted = client.get_shell_msg(timeout=60)
     assert interrupted["content"]["status"] == "error"
     assert interrupted["content"]["ename"] == "KeyboardInterrupt"
+    # ipykernel aborts requests that arrive right after an error; wait until it takes requests again.
+    settled = [execute(client, "pass")["status"] for _ in range(20)]
+    assert "ok" in settled
 
     after_busy = execute(client, "_, logs = turn('secret += 1\\nprint(secret)', second)\nprint(logs, end='')")
     assert after_busy["status"] == "ok" and after_busy["printed"] == "42\n"

@@ -37,6 +37,7 @@ FIRST_UID = 2_000_000
 SANDBOX_DATA = "/mnt/data"
 SANDBOX_RUNTIME = "/run/kernel"
 SANDBOX_HOME = "/tmp"
+ZYGOTE_ROOT = "/emulator"
 
 # Runs inside the sandbox before ipykernel: limits, no privilege regain, then the kernel's own uid.
 # argv: memory bytes, process limit, uid (-1: keep), connection file.
@@ -105,13 +106,18 @@ class Bubblewrap:
         self.python = sys.executable
         self._roots = _python_roots()
 
-    def argv(self, jail: KernelJail) -> list[str]:
-        """Return the command that starts a kernel confined as ``jail`` describes."""
+    @property
+    def forks(self) -> bool:
+        """Whether kernels are forked from one confined fork server (needs root), else one bwrap each."""
+        return self.as_root
+
+    def _system(self, *, mpl_cache: Path | None, caps: list[str]) -> list[str]:
+        """The part every sandbox shares: namespaces, the read-only system, /proc, /dev, a private /tmp."""
         args = [self.bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net"]
         args += ["--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
         if self.as_root:
-            # No user namespace: the preamble drops to the kernel's own real uid, which needs these two.
-            args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+            for cap in caps:
+                args += ["--cap-add", cap]
         else:
             args += ["--unshare-user"]
         args += ["--ro-bind", "/usr", "/usr"]
@@ -122,7 +128,7 @@ class Bubblewrap:
             elif path.is_dir():
                 args += ["--ro-bind", str(path), str(path)]
         parents = {str(p) for root in self._roots for p in root.parents if p != Path("/")}
-        parents |= {"/mnt", "/run"}
+        parents |= {"/mnt", "/run", "/opt"}
         for parent in sorted(parents, key=lambda p: p.count("/")):
             # bwrap would make these 0700 (root-only); the kernel's own uid must pass through them.
             args += ["--perms", "0755", "--dir", parent]
@@ -133,19 +139,55 @@ class Bubblewrap:
                 args += ["--ro-bind", name, name]
         args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm"]
         args += ["--perms", "1777", "--tmpfs", SANDBOX_HOME]
-        if jail.mpl_cache is not None and jail.mpl_cache.is_dir():
+        if mpl_cache is not None and mpl_cache.is_dir():
             args += ["--perms", "1777", "--dir", f"{SANDBOX_HOME}/matplotlib"]
-            for cached in sorted(jail.mpl_cache.glob("*.json")):
+            for cached in sorted(mpl_cache.glob("*.json")):
                 args += ["--ro-bind", str(cached), f"{SANDBOX_HOME}/matplotlib/{cached.name}"]
-        args += ["--bind", str(jail.data_dir), SANDBOX_DATA, "--bind", str(jail.runtime_dir), SANDBOX_RUNTIME]
-        args += ["--chdir", SANDBOX_DATA, "--clearenv"]
+        args += ["--clearenv"]
         for key, value in sandbox_environment().items():
             args += ["--setenv", key, value]
+        return args
+
+    def argv(self, jail: KernelJail) -> list[str]:
+        """Return the command that starts one kernel confined as ``jail`` describes (a bwrap of its own)."""
+        # As root there is no user namespace: the preamble drops to the kernel's own real uid.
+        args = self._system(mpl_cache=jail.mpl_cache, caps=["CAP_SETUID", "CAP_SETGID"])
+        args += ["--bind", str(jail.data_dir), SANDBOX_DATA, "--bind", str(jail.runtime_dir), SANDBOX_RUNTIME]
+        args += ["--chdir", SANDBOX_DATA]
         memory = memory_bytes(jail.memory_limit) + ADDRESS_SPACE_HEADROOM
         processes = PROCESS_LIMIT if jail.uid is not None else _user_tasks() + PROCESS_LIMIT
         uid = -1 if jail.uid is None else jail.uid
         args += [self.python, "-c", PREAMBLE, str(memory), str(processes), str(uid), jail.connection_file]
         return args
+
+    def fork_server_argv(self, *, emulator_root: Path, zygote: Path, mpl_cache: Path | None) -> list[str]:
+        """Return the command of the confined fork server (root only).
+
+        It sees the emulator's whole folder at :data:`ZYGOTE_ROOT` and may mount (``CAP_SYS_ADMIN``) and
+        change user: each forked child narrows the view to its container, detaches that folder, and drops
+        to its own uid, which clears every capability, before the kernel starts.
+        """
+        args = self._system(mpl_cache=mpl_cache, caps=["CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID"])
+        args += ["--perms", "0755", "--dir", SANDBOX_DATA, "--perms", "0755", "--dir", SANDBOX_RUNTIME]
+        args += ["--bind", str(emulator_root), ZYGOTE_ROOT]
+        args += ["--ro-bind", str(zygote), "/opt/kernel_zygote.py", "--chdir", "/"]
+        args += [self.python, "/opt/kernel_zygote.py"]
+        return args
+
+    def jail(self, jail: KernelJail, *, emulator_root: Path) -> dict[str, object]:
+        """Return the fork server's ``jail`` request for ``jail`` (paths as the fork server sees them)."""
+
+        def inside(path: Path) -> str:
+            return f"{ZYGOTE_ROOT}/{path.relative_to(emulator_root).as_posix()}"
+
+        return {
+            "data": inside(jail.data_dir),
+            "runtime": inside(jail.runtime_dir),
+            "hide": [ZYGOTE_ROOT],
+            "uid": -1 if jail.uid is None else jail.uid,
+            "memory": memory_bytes(jail.memory_limit) + ADDRESS_SPACE_HEADROOM,
+            "processes": PROCESS_LIMIT,
+        }
 
 
 def sandbox_environment() -> dict[str, str]:

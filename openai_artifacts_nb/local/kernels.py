@@ -38,10 +38,12 @@ from jupyter_client.manager import KernelManager
 
 from openai_artifacts_nb.local.confinement import (
     FIRST_UID,
+    SANDBOX_DATA,
     SANDBOX_RUNTIME,
     Bubblewrap,
     KernelJail,
     build_mpl_cache,
+    sandbox_environment,
 )
 
 KERNEL_NAME = "openai-artifacts-emulator"
@@ -186,6 +188,29 @@ class ForkedKernel:
             path.unlink(missing_ok=True)
 
 
+class JailedKernel(ForkedKernel):
+    """A kernel forked by the confined fork server, narrowed to one container and running as ``uid``."""
+
+    def __init__(
+        self,
+        pid: int | None,
+        client: BlockingKernelClient,
+        files: list[Path],
+        jail_dir: Path,
+        uid: int | None,
+    ) -> None:
+        """Wrap the kernel's host ``pid``; ``jail_dir`` (its sockets) is removed when it stops."""
+        super().__init__(pid or 0, client, files)
+        self._pid = pid
+        self.uid = uid
+        self._jail_dir = jail_dir
+
+    def kill(self) -> None:
+        """Kill the kernel and remove its socket folder."""
+        super().kill()
+        shutil.rmtree(self._jail_dir, ignore_errors=True)
+
+
 class SpawnedKernel:
     """A kernel started as its own process by ``jupyter_client``'s ``KernelManager``."""
 
@@ -284,10 +309,21 @@ class KernelLauncher:
     """
 
     def __init__(
-        self, runtime_dir: Path, *, use_fork_server: bool | None = None, confine: Bubblewrap | None = None
+        self,
+        runtime_dir: Path,
+        *,
+        use_fork_server: bool | None = None,
+        confine: Bubblewrap | None = None,
+        visible_root: Path | None = None,
     ) -> None:
-        """Keep connection files under ``runtime_dir``; ``use_fork_server`` defaults to "on Linux"."""
+        """Keep connection files under ``runtime_dir``; ``use_fork_server`` defaults to "on Linux".
+
+        Confined as root, kernels fork from a fork server inside bubblewrap that sees ``visible_root``
+        (the emulator's folder, holding ``runtime_dir`` and every container folder; default: the parent of
+        ``runtime_dir``'s parent); a folder outside it gets a bwrap of its own.
+        """
         self._runtime_dir = runtime_dir
+        self._visible_root = (visible_root or runtime_dir.parent.parent).resolve()
         self._runtime_dir.mkdir(parents=True, exist_ok=True)
         self._use_fork_server = sys.platform == "linux" if use_fork_server is None else use_fork_server
         self._lock = threading.Lock()
@@ -320,6 +356,9 @@ class KernelLauncher:
     def launch(self, folder: Path, *, memory_limit: str = "1g") -> KernelProcess:
         """Start a kernel whose working directory is ``folder`` and return it once it answers."""
         if self.confine is not None:
+            inside = folder.resolve().is_relative_to(self._visible_root)
+            if self.confine.forks and self._use_fork_server and inside:
+                return self._confined_fork(folder, memory_limit)
             return self._confined(folder, memory_limit)
         if self._use_fork_server:
             return self._fork(folder)
@@ -333,8 +372,9 @@ class KernelLauncher:
                 self._mpl_ready.set()
         return self._mpl_cache
 
-    def _confined(self, folder: Path, memory_limit: str) -> ConfinedKernel:
-        assert self.confine is not None and self._spawner is not None
+    def _jail_dir(self, folder: Path) -> tuple[Path, int | None, Path]:
+        """Make a kernel's socket folder; return it, the kernel's uid (root only) and its connection file."""
+        assert self.confine is not None
         number = self._next_number()
         jail_dir = self._runtime_dir / f"c{number}"
         jail_dir.mkdir(mode=0o700)
@@ -346,6 +386,48 @@ class KernelLauncher:
         _, info = write_connection_file(str(connection_file), transport="ipc", ip=str(jail_dir / "k"))
         inside = dict(info, ip=f"{SANDBOX_RUNTIME}/k")
         (jail_dir / "kernel.json").write_text(json.dumps(inside), encoding="utf-8")
+        return jail_dir, uid, connection_file
+
+    def _confined_fork(self, folder: Path, memory_limit: str) -> JailedKernel:
+        assert self.confine is not None
+        mpl_cache = self._matplotlib_cache()
+        jail_dir, uid, connection_file = self._jail_dir(folder)
+        jail = KernelJail(
+            data_dir=folder.resolve(),
+            runtime_dir=jail_dir.resolve(),
+            connection_file=f"{SANDBOX_RUNTIME}/kernel.json",
+            memory_limit=memory_limit,
+            uid=uid,
+        )
+        request = {
+            "connection_file": jail.connection_file,
+            "cwd": SANDBOX_DATA,
+            "env": sandbox_environment(),
+            "jail": self.confine.jail(jail, emulator_root=self._visible_root),
+        }
+        with self._lock:
+            server = self._fork_server(mpl_cache=mpl_cache)
+            stdin, stdout = _pipes(server)
+            stdin.write(json.dumps(request) + "\n")
+            stdin.flush()
+            reply = stdout.readline()
+        if not reply:
+            raise RuntimeError("the confined kernel fork server stopped")
+        pid = _host_pid(server.pid, int(json.loads(reply)["pid"]))
+        kernel = JailedKernel(pid, BlockingKernelClient(), [], jail_dir, uid)
+        if pid is None:
+            kernel.kill()
+            raise RuntimeError("the confined kernel exited at once")
+        try:
+            kernel.client = _ready_client(connection_file, alive=lambda: _pid_alive(pid))
+        except RuntimeError:
+            kernel.kill()
+            raise
+        return kernel
+
+    def _confined(self, folder: Path, memory_limit: str) -> ConfinedKernel:
+        assert self.confine is not None and self._spawner is not None
+        jail_dir, uid, connection_file = self._jail_dir(folder)
         jail = KernelJail(
             data_dir=folder,
             runtime_dir=jail_dir,
@@ -398,8 +480,24 @@ class KernelLauncher:
             raise
         return ForkedKernel(pid, client, files)
 
-    def _fork_server(self) -> subprocess.Popen[str]:
+    def _fork_server(self, *, mpl_cache: Path | None = None) -> subprocess.Popen[str]:
         """Return the running fork server, starting it on first use (call with the lock held)."""
+        if self.confine is not None and (self._server is None or self._server.poll() is not None):
+            assert self._spawner is not None
+            argv = self.confine.fork_server_argv(
+                emulator_root=self._visible_root,
+                zygote=Path(kernel_zygote_file()),
+                mpl_cache=mpl_cache,
+            )
+            self._server = self._spawner.submit(
+                subprocess.Popen,
+                argv,
+                start_new_session=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            ).result()
         if self._server is None or self._server.poll() is not None:
             # A session of its own: the notebook's interrupts (Lab's Interrupt, Ctrl-C in a terminal) go to
             # the notebook kernel's process group and must never reach the emulator's kernels.
@@ -457,6 +555,30 @@ class KernelLauncher:
             server.wait()
         if server.stdout is not None:
             server.stdout.close()
+
+
+def kernel_zygote_file() -> str:
+    """Return the path of the fork server's source file (the confined fork server runs it by path)."""
+    from openai_artifacts_nb.local import kernel_zygote
+
+    return str(kernel_zygote.__file__)
+
+
+def _host_pid(server_pid: int, inner_pid: int) -> int | None:
+    """Return the host pid of the fork server's child known inside its pid namespace as ``inner_pid``."""
+    try:
+        children = psutil.Process(server_pid).children(recursive=True)
+    except psutil.Error:
+        return None
+    for child in children:
+        try:
+            status = Path(f"/proc/{child.pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("NSpid:") and line.split()[-1] == str(inner_pid):
+                return int(child.pid)
+    return None
 
 
 def hand_over(folder: Path, uid: int) -> None:

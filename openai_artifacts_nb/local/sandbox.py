@@ -27,7 +27,6 @@ from typing import Any
 
 from openai_artifacts_nb.local.confinement import DEFAULT_MEMORY_LIMIT, Bubblewrap, memory_bytes
 from openai_artifacts_nb.local.kernels import (
-    ConfinedKernel,
     KernelLauncher,
     KernelProcess,
     hand_over,
@@ -105,7 +104,7 @@ class KernelSandbox:
             self._kernel, spare._kernel = spare._kernel, None
             if self._kernel is None:
                 return
-            if isinstance(self._kernel, ConfinedKernel):
+            if self.confined:
                 for entry in self.folder.iterdir():
                     entry.rename(spare.folder / entry.name)
                 self.folder.rmdir()
@@ -126,9 +125,10 @@ class KernelSandbox:
                 self._discard()
                 self._kernel = self._launcher.launch(self.folder, memory_limit=self.memory_limit)
                 self._crashed = False
-            if isinstance(self._kernel, ConfinedKernel):
-                if self._kernel.uid is not None:
-                    hand_over(self.folder, self._kernel.uid)
+            if self.confined:
+                uid = getattr(self._kernel, "uid", None)
+                if uid is not None:
+                    hand_over(self.folder, uid)
                 return self._execute(code, timeout)
             return self._execute(code.replace(SANDBOX_ROOT, str(self.folder)), timeout)
 
@@ -285,7 +285,9 @@ class Sandboxes:
         cpu_seconds: float | None = None,
     ) -> None:
         """Keep connection files and the spares' folders under ``root``; ``confine`` runs kernels in bwrap."""
-        self._launcher = KernelLauncher(root / "runtime", use_fork_server=use_fork_server, confine=confine)
+        self._launcher = KernelLauncher(
+            root / "runtime", use_fork_server=use_fork_server, confine=confine, visible_root=root.parent
+        )
         self.cpu_seconds = cpu_seconds
         self._spare_dir = root / "spare"
         self._spare_dir.mkdir(parents=True, exist_ok=True)
