@@ -174,7 +174,7 @@ def run_class(*, students: int, ramp: float, sandbox: str) -> dict[str, Any]:
         server.stdin.flush()
         base_url = server.stdout.readline().strip()
         confinement = server.stdout.readline().strip()
-        time.sleep(3)  # the warm spare kernel, as a server started before class has it
+        time.sleep(10)  # a server started before class has its fork server and spare kernel warm
         started = time.monotonic()
         with MemorySampler(server.pid) as memory:
             threads = [

@@ -48,6 +48,7 @@ from openai_artifacts_nb.local.confinement import (
 
 KERNEL_NAME = "openai-artifacts-emulator"
 _READY_TIMEOUT = 60.0
+_READY_RETRY = 0.5
 _INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
@@ -134,7 +135,9 @@ def _ready_client(connection_file: Path, *, alive: Callable[[], bool]) -> Blocki
     deadline = time.monotonic() + _READY_TIMEOUT
     while time.monotonic() < deadline:
         msg_id = client.kernel_info()
-        until = min(deadline, time.monotonic() + 5.0)
+        # A request sent before the kernel's sockets exist can be lost (and IOPub joins late), so ask
+        # again soon rather than waiting long for an answer that will never come.
+        until = min(deadline, time.monotonic() + _READY_RETRY)
         replied = _await_message(client.get_shell_msg, msg_id, until=until, alive=alive)
         if replied and _await_message(client.get_iopub_msg, msg_id, until=until, alive=alive):
             while True:
