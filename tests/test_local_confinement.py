@@ -15,7 +15,7 @@ import openai
 import pytest
 
 from openai_artifacts_nb.local import LocalServer
-from openai_artifacts_nb.local.confinement import FIRST_UID, PROCESS_LIMIT
+from openai_artifacts_nb.local.confinement import FIRST_UID, PROCESS_LIMIT, Bubblewrap
 from tests.plugins.emulator import require_bwrap
 
 INCLUDE = ["code_interpreter_call.outputs"]
@@ -223,3 +223,45 @@ def test_a_crashed_kernel_restarts_with_a_note_in_the_logs(
         assert run_in(sdk, container, "print('x' in dir())") == "False\n"
     notes = [r.getMessage() for r in caplog.records if r.name == "openai_artifacts_nb.local"]
     assert f"container {container}: its Python kernel had stopped; starting a new one" in notes
+
+
+class OneSandboxEach(Bubblewrap):
+    """The confinement a non-root server uses: a bwrap of its own for every kernel (no fork server)."""
+
+    @property
+    def forks(self) -> bool:
+        """Never fork from a confined fork server."""
+        return False
+
+
+def test_a_kernel_in_a_bwrap_of_its_own_is_confined_the_same_way(tmp_path: Path) -> None:
+    require_bwrap()
+    from openai_artifacts_nb.local.confinement import find_bwrap
+    from openai_artifacts_nb.local.kernels import KernelLauncher
+    from openai_artifacts_nb.local.sandbox import KernelSandbox
+
+    bwrap = find_bwrap()
+    assert bwrap is not None
+    launcher = KernelLauncher(tmp_path / "sandbox" / "runtime", confine=OneSandboxEach(bwrap))
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    mine.mkdir()
+    other.mkdir()
+    (other / "secret.txt").write_text("other")
+    sandbox = KernelSandbox(mine, launcher=launcher)
+    try:
+        code = (
+            "import os, socket\n"
+            f"print(os.getcwd(), os.path.exists({str(other / 'secret.txt')!r}), os.listdir('/mnt/data'))\n"
+            "open('made.txt', 'w').write('made')\n"
+            "try:\n    socket.create_connection(('10.0.0.1', 80), timeout=2)\n"
+            "except OSError:\n    print('no network')"
+        )
+        result = sandbox.run(code, timeout=60)
+        assert result.logs == "/mnt/data False []\nno network\n"
+        assert (mine / "made.txt").read_text() == "made"
+        pid = sandbox.pid
+        assert pid is not None
+    finally:
+        sandbox.shutdown()
+        launcher.close()
+    assert not Path(f"/proc/{pid}").exists()
