@@ -8,12 +8,18 @@ Each confined kernel runs in its own ``bwrap`` sandbox that starts from an empty
 - one folder of its own for the kernel's IPC sockets (the emulator speaks ZMQ to it over unix sockets,
   since the sandbox has no network at all, not even the host's loopback).
 
-Before ipykernel starts, a short preamble sets the limits: ``RLIMIT_AS`` (the container's ``memory_limit``
-plus :data:`ADDRESS_SPACE_HEADROOM` for the interpreter's own mappings; the emulator also watches the
-kernel's resident memory against the exact limit), ``RLIMIT_NPROC``, no core files, ``no_new_privs``.
-When the emulator runs as root, the preamble then drops to a user id of the kernel's own
-(:data:`FIRST_UID` upward): ``RLIMIT_NPROC`` is not enforced for root, and a distinct uid also keeps every
-other container's folder (mode 0700, owned by its own uid) closed even to a process that escaped its mounts.
+Run as root, one confined fork server holds the emulator's folder and may mount; each kernel it forks takes
+mount and network namespaces of its own, binds only its container at ``/mnt/data``, detaches the rest, gets a
+private ``/tmp`` and a ``/proc`` that shows only its own processes, then drops to a user id of its own
+(:data:`FIRST_UID` upward), which clears every capability (see ``kernel_zygote._enter_jail``). Kernels so
+start in hundredths of a second and share the preloaded libraries. Without root, each kernel gets a bwrap
+of its own (``--unshare-user``) and a short preamble sets its limits before ipykernel starts.
+
+Limits either way: ``RLIMIT_AS`` (the container's ``memory_limit`` plus :data:`ADDRESS_SPACE_HEADROOM` for
+the interpreter's own mappings; the emulator also watches the kernel's resident memory against the exact
+limit), ``RLIMIT_NPROC`` (enforced because the kernel's uid is its own; without root, counted on top of
+what the user already runs), no core files, ``no_new_privs``. A distinct uid also keeps every other
+container's folder (mode 0700, owned by its own uid) closed even to a process that escaped its mounts.
 
 :func:`find_bwrap` says whether confinement is possible here; :func:`probe` proves it works (user namespaces
 can be switched off).
