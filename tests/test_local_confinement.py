@@ -265,3 +265,24 @@ def test_a_kernel_in_a_bwrap_of_its_own_is_confined_the_same_way(tmp_path: Path)
         sandbox.shutdown()
         launcher.close()
     assert not Path(f"/proc/{pid}").exists()
+
+
+def test_tmp_and_shared_memory_are_private_to_each_container(sdk: openai.OpenAI) -> None:
+    first = sdk.containers.create(name="writer").id
+    second = sdk.containers.create(name="reader").id
+    code = (
+        "from multiprocessing import shared_memory\n"
+        "block = shared_memory.SharedMemory(name='classroom', create=True, size=16)\n"
+        "block.buf[:5] = b'hello'\nopen('/tmp/note.txt', 'w').write('first')\nprint('written')"
+    )
+    assert run_in(sdk, first, code) == "written\n"
+    probe = (
+        "import os\nfrom multiprocessing import shared_memory\n"
+        "try:\n    shared_memory.SharedMemory(name='classroom')\n    print('opened')\n"
+        "except FileNotFoundError:\n    print('no shared memory')\n"
+        "print(os.path.exists('/tmp/note.txt'))"
+    )
+    assert run_in(sdk, second, probe) == "no shared memory\nFalse\n"
+    assert (
+        run_in(sdk, first, "print(bytes(block.buf[:5]), open('/tmp/note.txt').read())") == "b'hello' first\n"
+    )

@@ -37,6 +37,7 @@ OPTIONAL = ("numpy", "matplotlib", "PIL.Image", "matplotlib.figure", "pandas")
 
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWNET = 0x40000000
+_CLONE_NEWIPC = 0x08000000
 _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE, _MS_BIND = 2, 4, 8, 16384, 1 << 18, 4096
 _MNT_DETACH = 2
 _PR_SET_NO_NEW_PRIVS = 38
@@ -49,7 +50,7 @@ def _call(result: int, what: str) -> None:
 
 
 def _enter_jail(jail: dict[str, Any]) -> None:
-    """In a forked child: keep only this container's folder, drop network and privileges, set the limits.
+    """In a forked child: keep only this container's folder, drop network, IPC and privileges, set limits.
 
     ``jail``: ``data`` and ``runtime`` (its folders as this server sees them), ``hide`` (the mounts holding
     every container, detached here), ``uid`` (-1: keep), ``memory`` (bytes of address space), ``processes``.
@@ -57,7 +58,7 @@ def _enter_jail(jail: dict[str, Any]) -> None:
     import resource
 
     libc = ctypes.CDLL(None, use_errno=True)
-    _call(libc.unshare(_CLONE_NEWNS | _CLONE_NEWNET), "unshare")
+    _call(libc.unshare(_CLONE_NEWNS | _CLONE_NEWNET | _CLONE_NEWIPC), "unshare")
     _call(libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "private mounts")
     _call(libc.mount(jail["data"].encode(), b"/mnt/data", None, _MS_BIND | _MS_REC, None), "bind /mnt/data")
     _call(libc.mount(jail["runtime"].encode(), b"/run/kernel", None, _MS_BIND, None), "bind /run/kernel")

@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import queue
+import secrets
 import shutil
 import signal
 import subprocess
@@ -334,6 +335,8 @@ class KernelLauncher:
         self._server: subprocess.Popen[str] | None = None
         self._spec_manager: KernelSpecManager | None = None
         self.confine = confine
+        # Kernels' own uids: a random block per launcher, so two emulators on one machine never share one.
+        self._uid_base = FIRST_UID + secrets.randbelow(20_000) * 100_000
         self._mpl_cache: Path | None = None
         self._mpl_ready = threading.Event()
         # bwrap's --die-with-parent fires when the *thread* that started it ends, so every sandbox is started
@@ -381,7 +384,7 @@ class KernelLauncher:
         number = self._next_number()
         jail_dir = self._runtime_dir / f"c{number}"
         jail_dir.mkdir(mode=0o700)
-        uid = FIRST_UID + number if self.confine.as_root else None
+        uid = self._uid_base + number if self.confine.as_root else None
         if uid is not None:
             hand_over(folder, uid)
             os.chown(jail_dir, uid, uid)

@@ -22,6 +22,7 @@ import string
 from collections.abc import Iterator
 from typing import Any
 
+from openai_artifacts_nb.local.confinement import MEMORY_LIMITS
 from openai_artifacts_nb.local.failures import ApiFailure, container_expired, missing_parameter
 from openai_artifacts_nb.local.ids import new_id
 from openai_artifacts_nb.local.objects import (
@@ -138,8 +139,11 @@ class ResponseTurn:
                 if not container.active:
                     raise container_expired(container_id)
                 return container
+        memory_limit = str(spec.get("memory_limit") or "1g")
+        if memory_limit not in MEMORY_LIMITS:
+            raise ApiFailure(400, f"Invalid 'memory_limit': {memory_limit!r}.", param=f"{param}.memory_limit")
         container = self.state.create_container(
-            name=f"Container for {self.response_id}", memory_limit=str(spec.get("memory_limit") or "1g")
+            name=f"Container for {self.response_id}", memory_limit=memory_limit
         )
         for file_id in spec.get("file_ids") or []:
             stored_file = self.state.find_file(str(file_id))
