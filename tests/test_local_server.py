@@ -164,3 +164,22 @@ def test_serve_a_class_with_generated_keys(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_without_bwrap_local_use_warns_and_strict_use_refuses(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from openai_artifacts_nb.local import server as server_module
+
+    monkeypatch.setattr(server_module, "probe", lambda: "bubblewrap (bwrap) is not installed")
+    with caplog.at_level("WARNING", logger="openai_artifacts_nb.local"):
+        sandbox, said = server_module.choose_confinement(None)
+    assert sandbox is None
+    assert said == "none (bubblewrap (bwrap) is not installed): container code runs as this user, unconfined"
+    assert [r.getMessage() for r in caplog.records] == [
+        "container code runs UNCONFINED: bubblewrap (bwrap) is not installed "
+        "(install bubblewrap to confine it)"
+    ]
+    with pytest.raises(RuntimeError, match="confinement is required but unavailable"):
+        server_module.choose_confinement(True)
+    assert server_module.choose_confinement(False)[0] is None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from openai_artifacts_nb.local.state import Container, ContainerFile, EmulatorSt
 from openai_artifacts_nb.local.workspace import changed_files, copy_stream, safe_filename, snapshot
 
 DEFAULT_PROJECT = "default"
+LOG = logging.getLogger("openai_artifacts_nb.local")
 
 
 @dataclass
@@ -96,7 +98,10 @@ class EmulatorService:
 
     def expire_idle_containers(self) -> list[str]:
         """Expire every container idle too long, in every project (the periodic sweep)."""
-        return [found for state in self._states() for found in state.expire_idle_containers()]
+        expired = [found for state in self._states() for found in state.expire_idle_containers()]
+        for container_id in expired:
+            LOG.info("container %s expired after its idle time; its kernel stopped", container_id)
+        return expired
 
     def run_code(self, container: Container, code: str) -> CodeRun:
         """Run ``code`` in ``container``'s kernel and register the files it wrote and the images it showed."""
