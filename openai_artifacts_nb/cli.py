@@ -34,6 +34,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--replay", default=None, metavar="CASSETTE", help="serve a recorded cassette instead")
     _replay_flags(serve)
+    serve.add_argument(
+        "--keys",
+        default=None,
+        metavar="FILE|auto",
+        help="API keys, one a line, each its own project (unknown keys get 401); 'auto' writes "
+        "--students fresh keys to ./class-keys.txt. Needed for any --host beyond loopback",
+    )
+    serve.add_argument("--students", type=int, default=30, help="keys --keys auto writes (default: 30)")
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another host name clients may use in their URL (repeatable)",
+    )
+    serve.add_argument(
+        "--sandbox",
+        choices=["auto", "bwrap", "none"],
+        default="auto",
+        help="confine container code with bubblewrap: auto (if it works here), bwrap (required), none",
+    )
+    serve.add_argument(
+        "--cpu-seconds", type=float, default=120.0, help="CPU time allowed per code call (default: 120)"
+    )
 
     fetch = commands.add_parser("fetch", help="save the files of replies, containers, threads or files")
     fetch.add_argument("ids", nargs="+", metavar="ID", help="resp_…, cntr_…, thread_… or file-… id")
@@ -95,9 +119,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return int(convert_command(args.source, args.out, prompt=args.prompt))
         if args.command == "serve":
+            from openai_artifacts_nb.local.access import load_keys
             from openai_artifacts_nb.local.server import serve_command
 
-            return int(serve_command(host=args.host, port=args.port, idle_minutes=args.idle_minutes))
+            try:
+                keys = load_keys(args.keys, students=args.students)
+            except (OSError, ValueError) as error:
+                sys.stderr.write(f"openai-artifacts serve: {error}\n")
+                return 1
+            return int(
+                serve_command(
+                    host=args.host,
+                    port=args.port,
+                    idle_minutes=args.idle_minutes,
+                    keys=keys,
+                    allow_hosts=tuple(args.allow_host),
+                    confine={"auto": None, "bwrap": True, "none": False}[args.sandbox],
+                    cpu_seconds=args.cpu_seconds,
+                )
+            )
         if args.command == "fetch":
             return int(fetch_command(args.ids, out=args.out, base_url=args.base_url))
         if args.command == "run":

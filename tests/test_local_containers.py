@@ -25,6 +25,21 @@ def test_create_retrieve_list_delete(client: openai.OpenAI) -> None:
         client.containers.retrieve(created.id)
 
 
+def test_memory_limit_defaults_to_1g_and_is_one_of_the_apis_values(client: openai.OpenAI) -> None:
+    assert client.containers.create(name="default memory").memory_limit == "1g"
+    with pytest.raises(openai.BadRequestError) as created:
+        client.containers.create(name="x", memory_limit="2g")  # type: ignore[arg-type]
+    assert created.value.param == "memory_limit"
+    with pytest.raises(openai.BadRequestError) as auto:
+        client.responses.create(
+            model="m",
+            input="```python\nprint(1)\n```",
+            tools=[{"type": "code_interpreter", "container": {"type": "auto", "memory_limit": "2g"}}],  # type: ignore[typeddict-item]
+        )
+    assert auto.value.param == "tools[0].container.memory_limit"
+    assert "Invalid 'memory_limit': '2g'." in auto.value.message
+
+
 def test_missing_name_and_bad_expiry_are_400(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         client.post("/containers", body={}, cast_to=object)

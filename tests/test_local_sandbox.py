@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import openai
 import pytest
 
@@ -113,3 +116,38 @@ def test_a_call_over_the_time_limit_is_interrupted(
     assert "KeyboardInterrupt" in first
     assert first.endswith("Execution timed out after 1.5 seconds and was interrupted.")
     assert second == "still alive\n"
+
+
+def test_office_documents_and_a_pdf_are_made_offline(client: openai.OpenAI) -> None:
+    code = (
+        "from pptx import Presentation\n"
+        "deck = Presentation()\nslide = deck.slides.add_slide(deck.slide_layouts[0])\n"
+        "slide.shapes.title.text = 'Results'\ndeck.save('/mnt/data/deck.pptx')\n"
+        "from docx import Document\n"
+        "report = Document()\nreport.add_heading('Report', 0)\nreport.add_paragraph('All good.')\n"
+        "report.save('/mnt/data/report.docx')\n"
+        "from reportlab.pdfgen import canvas\n"
+        "page = canvas.Canvas('/mnt/data/summary.pdf')\npage.drawString(72, 720, 'Summary')\npage.save()\n"
+        "import seaborn, scipy, sklearn\nprint('libraries ok')"
+    )
+    response = client.responses.create(
+        model="m",
+        input=f"```python\n{code}\n```",
+        tools=[{"type": "code_interpreter", "container": {"type": "auto"}}],
+        include=INCLUDE,
+    )
+    call = response.output[0]
+    assert call.type == "code_interpreter_call"
+    assert "".join(o.logs for o in call.outputs or [] if o.type == "logs") == "libraries ok\n"
+    files = {f.path: f for f in client.containers.files.list(call.container_id)}
+    assert sorted(files) == ["/mnt/data/deck.pptx", "/mnt/data/report.docx", "/mnt/data/summary.pdf"]
+
+    def content(path: str) -> bytes:
+        return client.containers.files.content.retrieve(files[path].id, container_id=call.container_id).read()
+
+    deck, report, pdf = (content(p) for p in sorted(files))
+    assert zipfile.ZipFile(io.BytesIO(deck)).read("ppt/presentation.xml").startswith(b"<?xml")
+    assert b"Report" in zipfile.ZipFile(io.BytesIO(report)).read("word/document.xml")
+    assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
+    cited = {a.filename for a in response.output[-1].content[0].annotations}
+    assert cited == {"deck.pptx", "report.docx", "summary.pdf"}

@@ -1,9 +1,11 @@
 """The Starlette application: every route under ``/v1`` plus ``/_emulator``, and the request gate.
 
-:class:`RequestGate` wraps every request: it stamps ``x-request-id`` on each reply, asks for a bearer token
-on ``/v1`` (any token is accepted, a missing one gets upstream's 401), and applies the delay and injected
-failures of :mod:`~openai_artifacts_nb.local.faults`. Unknown paths and unexpected errors still answer with
-the OpenAI error body, never an HTML page.
+:class:`RequestGate` wraps every request: it stamps ``x-request-id`` on each reply, refuses a ``Host`` or
+``Origin`` that is not this server's (403, see :mod:`~openai_artifacts_nb.local.access`), asks for a bearer
+token on ``/v1`` (without a key ring any token is accepted; with one an unknown key gets upstream's 401
+``invalid_api_key``), tells the routes which project the key belongs to, and applies the delay and injected
+failures of :mod:`~openai_artifacts_nb.local.faults`. A class server (with keys) offers no fault switches.
+Unknown paths and unexpected errors still answer with the OpenAI error body, never an HTML page.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ from openai_artifacts_nb.local import (
     routes_files,
     routes_responses,
 )
+from openai_artifacts_nb.local.access import HostCheck, KeyRing, mask_key
 from openai_artifacts_nb.local.failures import ApiFailure
 from openai_artifacts_nb.local.ids import new_id
-from openai_artifacts_nb.local.service import EmulatorService
-from openai_artifacts_nb.local.wire import error_reply, retry_headers
+from openai_artifacts_nb.local.service import DEFAULT_PROJECT, EmulatorService
+from openai_artifacts_nb.local.wire import PROJECT_SCOPE_KEY, error_reply, retry_headers
 
 _STATUS_ERRORS = {
     429: (
@@ -44,12 +47,21 @@ _STATUS_ERRORS = {
 
 
 class RequestGate:
-    """ASGI middleware: request ids, bearer check, and the delay/failure faults for ``/v1`` requests."""
+    """ASGI middleware: request ids, Host/Origin check, keys and projects, and the faults for ``/v1``."""
 
-    def __init__(self, app: ASGIApp, service: EmulatorService) -> None:
-        """Wrap ``app``; faults come from ``service``."""
+    def __init__(
+        self,
+        app: ASGIApp,
+        service: EmulatorService,
+        *,
+        hosts: HostCheck | None = None,
+        keys: KeyRing | None = None,
+    ) -> None:
+        """Wrap ``app``; faults come from ``service``; ``hosts`` and ``keys`` as the server was started."""
         self.app = app
         self.service = service
+        self.hosts = hosts
+        self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one request."""
@@ -64,19 +76,40 @@ class RequestGate:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
-        if str(scope["path"]).startswith("/v1/"):
-            rejection = await self._gate(Request(scope))
-            if rejection is not None:
-                await rejection(scope, receive, send_with_id)
-                return
+        request = Request(scope)
+        rejection = self._check_origin(request)
+        path = str(scope["path"])
+        if rejection is None and self.keys is not None and path.startswith("/_emulator/faults"):
+            rejection = error_reply(ApiFailure(403, "A class server (with keys) has no fault switches."))
+        if rejection is None and path.startswith("/v1/"):
+            rejection = await self._gate(request)
+        if rejection is not None:
+            await rejection(scope, receive, send_with_id)
+            return
         await self.app(scope, receive, send_with_id)
+
+    def _check_origin(self, request: Request) -> Response | None:
+        """Refuse a request for another host name (DNS rebinding) or from another site's page."""
+        if self.hosts is None:
+            return None
+        host = request.headers.get("host")
+        if not self.hosts.host_ok(host):
+            return error_reply(
+                ApiFailure(403, f"Host {host!r} is not served here (see --allow-host).", code="bad_host")
+            )
+        if not self.hosts.origin_ok(request.headers.get("origin")):
+            return error_reply(
+                ApiFailure(403, "Requests from other web pages are not accepted.", code="bad_origin")
+            )
+        return None
 
     async def _gate(self, request: Request) -> Response | None:
         faults = self.service.faults
         if faults.delay > 0:
             await asyncio.sleep(faults.delay)
         authorization = request.headers.get("authorization", "")
-        if not authorization.lower().startswith("bearer ") or not authorization[7:].strip():
+        key = authorization[7:].strip()
+        if not authorization.lower().startswith("bearer ") or not key:
             return error_reply(
                 ApiFailure(
                     401,
@@ -84,6 +117,20 @@ class RequestGate:
                     "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
                 )
             )
+        project = DEFAULT_PROJECT
+        if self.keys is not None:
+            found = self.keys.project_of(key)
+            if found is None:
+                return error_reply(
+                    ApiFailure(
+                        401,
+                        f"Incorrect API key provided: {mask_key(key)}. You can find your API key at "
+                        "https://platform.openai.com/account/api-keys.",
+                        code="invalid_api_key",
+                    )
+                )
+            project = found
+        request.scope[PROJECT_SCOPE_KEY] = project
         failure = faults.take_failure()
         if failure is None:
             return None
@@ -116,8 +163,17 @@ async def _unexpected(_request: Request, error: Exception) -> Response:
     return error_reply(ApiFailure(500, f"The emulator failed: {error!r}", type_="server_error"))
 
 
-def build_app(service: EmulatorService, *, sweep_seconds: float) -> ASGIApp:
-    """Return the emulator's ASGI app; idle containers are expired every ``sweep_seconds``."""
+def build_app(
+    service: EmulatorService,
+    *,
+    sweep_seconds: float,
+    hosts: HostCheck | None = None,
+    keys: KeyRing | None = None,
+) -> ASGIApp:
+    """Return the emulator's ASGI app; idle containers are expired every ``sweep_seconds``.
+
+    ``hosts`` checks ``Host``/``Origin``; ``keys`` makes each key a project (and unknown keys 401).
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -140,11 +196,11 @@ def build_app(service: EmulatorService, *, sweep_seconds: float) -> ASGIApp:
         lifespan=lifespan,
     )
     app.state.service = service
-    return RequestGate(app, service)
+    return RequestGate(app, service, hosts=hosts, keys=keys)
 
 
 async def _sweep(service: EmulatorService, every: float) -> None:
     """Expire idle containers (and stop their kernels) even when nobody asks about them."""
     while True:
         await anyio.sleep(every)
-        await anyio.to_thread.run_sync(service.state.expire_idle_containers)
+        await anyio.to_thread.run_sync(service.expire_idle_containers)

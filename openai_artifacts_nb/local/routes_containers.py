@@ -14,13 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from openai_artifacts_nb.local.confinement import MEMORY_LIMITS
 from openai_artifacts_nb.local.failures import ApiFailure, container_expired, missing_parameter, not_found
 from openai_artifacts_nb.local.objects import container_file_json, container_json, deleted_json, list_page
 from openai_artifacts_nb.local.state import Container, ContainerFile
 from openai_artifacts_nb.local.wire import FileDownload, json_reply, page_params, read_json, service_of
 from openai_artifacts_nb.local.workspace import copy_stream, safe_filename
-
-MEMORY_LIMITS = {"1g", "4g", "16g", "64g"}
 
 
 def _container(request: Request) -> Container:

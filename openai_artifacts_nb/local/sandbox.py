@@ -1,14 +1,21 @@
 """Real Python for each container: one Jupyter kernel per container, started on first use.
 
-The kernel runs in the container's folder. ``/mnt/data`` in the submitted code is rewritten to that folder
-and the folder's real path in the output is written back as ``/mnt/data``, so code, paths in logs and
-tracebacks read as they do upstream. Each call has a time limit: past it the kernel is interrupted and the
-log says so. Images the code displays (``plt.show()``, ``display(img)``) come back as PNG bytes.
+Confined (bubblewrap, :mod:`~openai_artifacts_nb.local.confinement`), the container's folder really is
+``/mnt/data`` for the kernel. Unconfined, the kernel runs in the container's folder, ``/mnt/data`` in the
+submitted code is rewritten to that folder and the folder's real path in the output is written back as
+``/mnt/data``, so code, paths in logs and tracebacks read as they do upstream either way.
+
+Each call has limits: past its wall-clock time limit or its CPU-time limit the kernel is interrupted (and
+restarted if it does not stop); a kernel whose processes hold more resident memory than the container's
+``memory_limit`` is killed and restarted on the next call. Every such end is said in the call's logs and
+in the ``openai_artifacts_nb.local`` log. Images the code displays (``plt.show()``, ``display(img)``) come
+back as PNG bytes.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 import queue
 import re
 import threading
@@ -18,11 +25,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openai_artifacts_nb.local.kernels import KernelLauncher, KernelProcess
+from openai_artifacts_nb.local.confinement import DEFAULT_MEMORY_LIMIT, Bubblewrap, memory_bytes
+from openai_artifacts_nb.local.kernels import (
+    KernelLauncher,
+    KernelProcess,
+    hand_over,
+    tree_usage,
+)
 from openai_artifacts_nb.local.workspace import SANDBOX_ROOT
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _INTERRUPT_GRACE = 10.0
+_WATCH_EVERY = 0.25
+LOG = logging.getLogger("openai_artifacts_nb.local")
 
 
 @dataclass
@@ -43,25 +58,58 @@ def strip_ansi(text: str) -> str:
 class KernelSandbox:
     """One kernel bound to one container folder."""
 
-    def __init__(self, folder: Path, *, launcher: KernelLauncher) -> None:
-        """Prepare (but do not start) a kernel whose working directory is ``folder``."""
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        launcher: KernelLauncher,
+        memory_limit: str = DEFAULT_MEMORY_LIMIT,
+        cpu_seconds: float | None = None,
+        label: str = "",
+    ) -> None:
+        """Prepare (but do not start) a kernel whose working directory is ``folder``.
+
+        ``cpu_seconds`` limits the CPU time of one call (None: only the wall-clock ``timeout``);
+        ``label`` names the container in log lines.
+        """
         self.folder = folder
+        self.memory_limit = memory_limit
+        self.cpu_seconds = cpu_seconds
+        self.label = label or folder.name
         self._launcher = launcher
         self._lock = threading.Lock()
         self._kernel: KernelProcess | None = None
         self._closed = False
+        self._crashed = False
+
+    @property
+    def confined(self) -> bool:
+        """Whether this sandbox's kernels run inside bubblewrap (``/mnt/data`` is then real)."""
+        return self._launcher.confine is not None
 
     def start(self) -> None:
         """Start the kernel now (normally it starts on the first call)."""
         with self._lock:
             if self._kernel is None:
-                self._kernel = self._launcher.launch(self.folder)
+                self._kernel = self._launcher.launch(self.folder, memory_limit=self.memory_limit)
 
     def adopt(self, spare: KernelSandbox) -> None:
-        """Take over the started kernel of ``spare`` and move it into this sandbox's folder."""
+        """Take over the started kernel of ``spare`` and move it into this sandbox's folder.
+
+        A confined kernel's ``/mnt/data`` is bound to the spare's folder for good, so the folders move
+        instead: the container's files go into the spare's folder, which then takes the container's path
+        (a bind mount follows its directory through a rename).
+        """
         with self._lock:
             self._kernel, spare._kernel = spare._kernel, None
-            if self._kernel is not None:
+            if self._kernel is None:
+                return
+            if self.confined:
+                for entry in self.folder.iterdir():
+                    entry.rename(spare.folder / entry.name)
+                self.folder.rmdir()
+                spare.folder.rename(self.folder)
+            else:
                 self._execute(
                     f"import os as _os; _os.chdir({str(self.folder)!r}); del _os", 30.0, silent=True
                 )
@@ -72,39 +120,79 @@ class KernelSandbox:
             if self._closed:
                 return CodeResult(logs="The container is no longer running.", error=True)
             if self._kernel is None or not self._kernel.is_alive():
+                if self._kernel is not None or self._crashed:
+                    LOG.warning("container %s: its Python kernel had stopped; starting a new one", self.label)
                 self._discard()
-                self._kernel = self._launcher.launch(self.folder)
+                self._kernel = self._launcher.launch(self.folder, memory_limit=self.memory_limit)
+                self._crashed = False
+            if self.confined:
+                uid = getattr(self._kernel, "uid", None)
+                if uid is not None:
+                    hand_over(self.folder, uid)
+                return self._execute(code, timeout)
             return self._execute(code.replace(SANDBOX_ROOT, str(self.folder)), timeout)
+
+    def _over_limit(self, kernel: KernelProcess, cpu_at_start: float) -> str | None:
+        """Return why the running call must stop (CPU time or memory), or None."""
+        cpu, rss = tree_usage(kernel.pid)
+        if rss > memory_bytes(self.memory_limit):
+            return "memory"
+        if self.cpu_seconds is not None and cpu - cpu_at_start > self.cpu_seconds:
+            return "cpu"
+        return None
 
     def _execute(self, code: str, timeout: float, *, silent: bool = False) -> CodeResult:
         kernel = self._kernel
         assert kernel is not None
         client = kernel.client
+        cpu_at_start = tree_usage(kernel.pid)[0]
         msg_id = client.execute(
             code, silent=silent, store_history=not silent, allow_stdin=False, stop_on_error=False
         )
         pieces: list[str] = []
         result = CodeResult(logs="")
         deadline = time.monotonic() + timeout
+        stopped_for: str | None = None
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                if result.timed_out:
+                if result.timed_out or stopped_for == "cpu":
                     self._discard()
+                    self._crashed = True
                     pieces.append("\nThe kernel did not stop after the interrupt and was restarted.")
+                    LOG.warning("container %s: kernel ignored an interrupt and was killed", self.label)
                     break
                 result.timed_out = True
                 kernel.interrupt()
                 deadline = time.monotonic() + _INTERRUPT_GRACE
                 continue
             try:
-                message = client.get_iopub_msg(timeout=min(remaining, 0.5))
+                message = client.get_iopub_msg(timeout=min(remaining, _WATCH_EVERY))
             except queue.Empty:
                 if not kernel.is_alive():
                     self._discard()
+                    self._crashed = True
                     pieces.append("\nThe Python kernel died; the container's Python state was reset.")
+                    LOG.warning("container %s: the Python kernel died; restarts on the next call", self.label)
                     result.error = True
                     break
+                if stopped_for is None and not silent:
+                    stopped_for = self._over_limit(kernel, cpu_at_start)
+                    if stopped_for == "memory":
+                        self._discard()
+                        self._crashed = True
+                        result.error = True
+                        pieces.append(self._memory_note())
+                        LOG.warning(
+                            "container %s: killed at its memory limit (%s); restarts on the next call",
+                            self.label,
+                            self.memory_limit,
+                        )
+                        break
+                    if stopped_for == "cpu":
+                        kernel.interrupt()
+                        deadline = time.monotonic() + _INTERRUPT_GRACE
+                        LOG.warning("container %s: call interrupted at its CPU-time limit", self.label)
                 continue
             if message["parent_header"].get("msg_id") != msg_id:
                 continue
@@ -115,8 +203,22 @@ class KernelSandbox:
             self._collect(kind, content, pieces, result)
         if result.timed_out:
             pieces.append(f"\nExecution timed out after {timeout:g} seconds and was interrupted.")
+        elif stopped_for == "cpu":
+            result.error = True
+            pieces.append(f"\nExecution used more than {self.cpu_seconds:g} CPU-seconds and was interrupted.")
+        if any("MemoryError" in piece for piece in pieces) and stopped_for != "memory":
+            result.error = True
+            pieces.append(
+                f"\nThe code ran out of memory: this container's memory_limit is {self.memory_limit}."
+            )
         result.logs = strip_ansi("".join(pieces)).replace(str(self.folder), SANDBOX_ROOT)
         return result
+
+    def _memory_note(self) -> str:
+        return (
+            f"\nThe code used more memory than this container's memory_limit ({self.memory_limit}); "
+            "its Python kernel was stopped and starts afresh on the next call (earlier variables are gone)."
+        )
 
     @staticmethod
     def _collect(kind: str, content: dict[str, Any], pieces: list[str], result: CodeResult) -> None:
@@ -169,15 +271,27 @@ class KernelSandbox:
 class Sandboxes:
     """The kernels of every container, keyed by container id, plus one warm spare.
 
-    Starting a kernel takes a moment, so one spare kernel is kept started in the background; a new container
-    adopts it (moving it into its folder) and another spare starts behind it.
+    Starting a kernel takes a moment, so one spare kernel (``memory_limit`` 1g) is kept started in the
+    background; a new container with that limit adopts it and another spare starts behind it.
     """
 
-    def __init__(self, root: Path, *, keep_spare: bool = True, use_fork_server: bool | None = None) -> None:
-        """Keep connection files and the spare's folder under ``root``."""
-        self._launcher = KernelLauncher(root / "runtime", use_fork_server=use_fork_server)
+    def __init__(
+        self,
+        root: Path,
+        *,
+        keep_spare: bool = True,
+        use_fork_server: bool | None = None,
+        confine: Bubblewrap | None = None,
+        cpu_seconds: float | None = None,
+    ) -> None:
+        """Keep connection files and the spares' folders under ``root``; ``confine`` runs kernels in bwrap."""
+        self._launcher = KernelLauncher(
+            root / "runtime", use_fork_server=use_fork_server, confine=confine, visible_root=root.parent
+        )
+        self.cpu_seconds = cpu_seconds
         self._spare_dir = root / "spare"
         self._spare_dir.mkdir(parents=True, exist_ok=True)
+        self._spare_count = 0
         self._lock = threading.Lock()
         self._kernels: dict[str, KernelSandbox] = {}
         self._closed = False
@@ -186,8 +300,17 @@ class Sandboxes:
         self._spare: Future[KernelSandbox] | None = None
         self._schedule_spare()
 
+    @property
+    def confined(self) -> bool:
+        """Whether kernels run confined by bubblewrap."""
+        return self._launcher.confine is not None
+
     def _start_spare(self) -> KernelSandbox:
-        kernel = KernelSandbox(self._spare_dir, launcher=self._launcher)
+        with self._lock:
+            self._spare_count += 1
+            folder = self._spare_dir / f"s{self._spare_count}"
+        folder.mkdir()
+        kernel = KernelSandbox(folder, launcher=self._launcher)
         kernel.start()
         return kernel
 
@@ -206,30 +329,47 @@ class Sandboxes:
             self._schedule_spare()
         return spare
 
-    def _kernel_for(self, container_id: str, folder: Path) -> KernelSandbox:
+    def _kernel_for(self, container_id: str, folder: Path, memory_limit: str) -> KernelSandbox:
+        def fresh() -> KernelSandbox:
+            return KernelSandbox(
+                folder,
+                launcher=self._launcher,
+                memory_limit=memory_limit,
+                cpu_seconds=self.cpu_seconds,
+                label=container_id,
+            )
+
         with self._lock:
             if self._closed:
                 raise RuntimeError("the server is shutting down")
             kernel = self._kernels.get(container_id)
             if kernel is not None:
                 return kernel
-            kernel = KernelSandbox(folder, launcher=self._launcher)
+            kernel = fresh()
             self._kernels[container_id] = kernel
-        spare = self._take_spare()
+        spare = self._take_spare() if memory_limit == DEFAULT_MEMORY_LIMIT else None
         if spare is not None:
             try:
                 kernel.adopt(spare.result())
             except Exception:  # a spare that failed to start is not used; the first call starts a kernel
                 kernel.shutdown()
-                kernel = KernelSandbox(folder, launcher=self._launcher)
+                kernel = fresh()
                 with self._lock:
                     self._kernels[container_id] = kernel
         return kernel
 
-    def run(self, container_id: str, folder: Path, code: str, *, timeout: float) -> CodeResult:
+    def run(
+        self,
+        container_id: str,
+        folder: Path,
+        code: str,
+        *,
+        timeout: float,
+        memory_limit: str = DEFAULT_MEMORY_LIMIT,
+    ) -> CodeResult:
         """Run ``code`` in the container's kernel, starting one in ``folder`` on first use."""
         try:
-            kernel = self._kernel_for(container_id, folder)
+            kernel = self._kernel_for(container_id, folder, memory_limit)
         except RuntimeError as error:
             return CodeResult(logs=str(error), error=True)
         return kernel.run(code, timeout=timeout)

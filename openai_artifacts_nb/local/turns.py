@@ -35,6 +35,7 @@ import string
 from collections.abc import Iterator
 from typing import Any
 
+from openai_artifacts_nb.local.confinement import MEMORY_LIMITS
 from openai_artifacts_nb.local.failures import ApiFailure, container_expired, missing_parameter
 from openai_artifacts_nb.local.history import container_ids, input_items
 from openai_artifacts_nb.local.ids import new_id
@@ -60,7 +61,6 @@ INCLUDE_OUTPUTS = "code_interpreter_call.outputs"
 NO_TOOL_REPLY = "The code_interpreter tool is not enabled for this request, so no code ran."
 NO_SHELL_REPLY = "No hosted shell tool is enabled for this request, so no command ran."
 NO_IMAGE_TOOL_REPLY = "The image_generation tool is not enabled for this request, so no image was made."
-MEMORY_LIMITS = ("1g", "4g", "16g", "64g")
 NETWORK_POLICIES = ("disabled", "allowlist")
 _ALPHANUMERIC = string.ascii_letters + string.digits
 _WORDS = re.compile(r"\s*\S+\s*|\s+")

@@ -23,12 +23,14 @@ from openai_artifacts_nb.local.failures import ApiFailure
 from openai_artifacts_nb.local.service import EmulatorService
 
 CHUNK = 1024 * 1024
+PROJECT_SCOPE_KEY = "openai_artifacts_nb.project"
 
 
 def service_of(request: Request) -> EmulatorService:
-    """Return the emulator service the app was built with."""
+    """Return the emulator service as the caller's project sees it (the gate put the project in the scope)."""
     service: EmulatorService = request.app.state.service
-    return service
+    project = request.scope.get(PROJECT_SCOPE_KEY)
+    return service if project is None else service.for_project(str(project))
 
 
 def json_reply(

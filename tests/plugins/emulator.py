@@ -21,6 +21,18 @@ if TYPE_CHECKING:
     from openai_artifacts_nb.local import LocalServer
 
 
+def require_bwrap() -> None:
+    """Skip the calling test where bubblewrap cannot confine code, except in CI (``CI=true``): fail there."""
+    from openai_artifacts_nb.local.confinement import probe
+
+    problem = probe()
+    if problem is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI must confine container code: {problem}")
+    pytest.skip(f"no confinement here: {problem}")
+
+
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[LocalServer]:
     """The session's local OpenAI emulator (30 s per code call, so a runaway test fails fast)."""
