@@ -9,15 +9,15 @@ saved, and a usage line. In a terminal (``live=False``) everything is plain text
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from openai_artifacts_nb.file_views import ArtifactView
 from openai_artifacts_nb.previews import PreviewLimits
 from openai_artifacts_nb.render import ErrorLine, Notice, ReplyView, UsageLine
-from openai_artifacts_nb.session import ConversationSession, PromptResult
-from openai_artifacts_nb.streaming import ReplyStream
+from openai_artifacts_nb.session import ConversationSession, PromptResult, TurnInterrupted
+from openai_artifacts_nb.streaming import ReplyStream, hold_back_sandbox_links
 
 __all__ = ["DisplayOptions", "run_and_show", "show_notice"]
 
@@ -56,7 +56,12 @@ def run_and_show(
     stream: bool = True,
     options: DisplayOptions | None = None,
 ) -> PromptResult:
-    """Run ``prompt`` in ``session`` and display everything it produced; return the result."""
+    """Run ``prompt`` in ``session`` and display everything it produced; return the result.
+
+    Ctrl-C while the reply streams or its files are saved shows what arrived, code runs marked
+    interrupted, and one line saying how to get the files; the result then has ``status="interrupted"``
+    and nothing is raised (a traceback would be all the cell shows of it).
+    """
     options = options or DisplayOptions()
     view = ReplyStream(live=options.live)
     view.start()
@@ -83,6 +88,8 @@ def run_and_show(
             on_notice=show_notice,
             progress=progress,
         )
+    except TurnInterrupted as interrupted:
+        return _show_interrupted(view, interrupted, session, model)
     except BaseException:
         # The error itself is shown once, by the caller; the stream keeps what arrived, without "waiting".
         view.abandon(_Empty())
@@ -104,6 +111,38 @@ def run_and_show(
         )
     )
     return result
+
+
+def _show_interrupted(
+    view: ReplyStream, interrupted: TurnInterrupted, session: ConversationSession, model: str
+) -> PromptResult:
+    """Finish the view with what arrived before Ctrl-C and say, in one line, what it means."""
+    runs = [replace(run, status="interrupted") if run.running else run for run in view.code_runs]
+    # The files are not saved, so their links cannot work: show their names, as the stream did.
+    text = hold_back_sandbox_links(view.text).replace("saving…", "not saved")
+    view.finish(ReplyView(text, runs))
+    where = f"`%openai fetch {interrupted.response_id}`" if interrupted.response_id else "none"
+    if interrupted.stage == "files":
+        message = f"saving the files was cut off; the reply's files: {where}."
+    else:
+        message = f"the reply was cut off; files it made so far: {where}."
+        if session.previous_response_id:
+            message += f" The next cell continues from {session.previous_response_id}"
+            message += f" in container {session.container_id}." if session.container_id else "."
+        elif session.container_id:
+            message += f" The next cell starts a new conversation in container {session.container_id}."
+    _display(Notice(message, css_class="oai-error", prefix="Interrupted:"))
+    return PromptResult(
+        text=view.text,
+        artifacts=[],
+        failures=[],
+        response_id=interrupted.response_id or "",
+        container_id=session.container_id,
+        model=model,
+        usage=None,
+        code_runs=runs,
+        status="interrupted",
+    )
 
 
 class _Empty:

@@ -68,8 +68,8 @@ def code_run_title(run: CodeRun, *, note: str = "") -> str:
         title += f" · {note}"
     elif run.error:
         title += f" · {run.error}"
-    elif run.status == "failed":
-        title += " · failed"
+    elif run.status in ("failed", "interrupted"):
+        title += f" · {run.status}"
     return title if len(title) <= _TITLE_MAX else title[: _TITLE_MAX - 1] + "…"
 
 

@@ -27,7 +27,7 @@ from openai_artifacts_nb.reply import TERMINAL_EVENTS, CodeRun, Reply, Usage
 if TYPE_CHECKING:
     from openai import OpenAI
 
-__all__ = ["ConversationSession", "InputFile", "PromptResult", "api_error", "code_runs_of"]
+__all__ = ["ConversationSession", "InputFile", "PromptResult", "TurnInterrupted", "api_error", "code_runs_of"]
 
 INCLUDE = ["code_interpreter_call.outputs"]
 CONTAINER_NAME = "openai-artifacts-nb"
@@ -70,6 +70,38 @@ class PromptResult:
     def __repr__(self) -> str:
         names = ", ".join(artifact.filename for artifact in self.artifacts) or "no files"
         return f"<PromptResult {self.response_id} · {len(self.text)} chars · {names}>"
+
+
+class TurnInterrupted(KeyboardInterrupt):
+    """Ctrl-C cut a turn off: while the reply streamed (``stage="reply"``) or while its files were saved
+    (``stage="files"``).
+
+    ``response_id`` is the cut-off response's id when the stream had said it (``response.created``). A
+    :class:`KeyboardInterrupt`, so a caller that does not know it still stops as on any Ctrl-C.
+    """
+
+    def __init__(self, response_id: str | None, *, stage: str, container_id: str | None = None) -> None:
+        super().__init__(response_id or "")
+        self.response_id = response_id
+        self.stage = stage
+        self.container_id = container_id
+
+
+class _StreamSeen:
+    """What a stream said about itself before it ended: the response id and the containers used."""
+
+    def __init__(self) -> None:
+        self.response_id: str | None = None
+        self.container_id: str | None = None
+
+    def see(self, event: Any) -> None:
+        kind = getattr(event, "type", "")
+        if kind == "response.created":
+            self.response_id = getattr(getattr(event, "response", None), "id", None) or self.response_id
+        elif kind in ("response.output_item.added", "response.output_item.done"):
+            container = getattr(getattr(event, "item", None), "container_id", None)
+            if isinstance(container, str) and container:
+                self.container_id = container
 
 
 def api_error(error: Exception, *, api_key: str | None = None, base_url: str | None = None) -> ApiError:
@@ -149,6 +181,8 @@ class ConversationSession:
         new_files = [Path(file).expanduser().resolve() for file in files]
         _check_files(new_files)
 
+        seen = _StreamSeen()
+
         def send(uploaded_now: Sequence[InputFile]) -> Any:
             return self._request(
                 client,
@@ -157,6 +191,7 @@ class ConversationSession:
                 instructions=instructions,
                 stream=stream,
                 on_event=on_event,
+                seen=seen,
             )
 
         try:
@@ -170,6 +205,12 @@ class ConversationSession:
                 response = send(self._prepare_container(client, [], notify, force_new=True))
         except openai.OpenAIError as error:
             raise api_error(error, api_key=client.api_key, base_url=str(client.base_url)) from None
+        except KeyboardInterrupt:
+            # The stream is closed (``_consume``'s ``with``). A cut-off response may never complete on the
+            # server, so the next turn continues from the last completed one, in the container it used.
+            if self.container_id is None and seen.container_id is not None:
+                self.container_id = seen.container_id
+            raise TurnInterrupted(seen.response_id, stage="reply", container_id=self.container_id) from None
 
         reply = Reply.from_response(response)
         if reply.status == "failed":
@@ -188,15 +229,18 @@ class ConversationSession:
 
         from openai_artifacts_nb.fetching import fetch
 
-        saved = fetch(
-            reply,
-            out_dir=out_dir,
-            client=client,
-            link_base=link_base if link_base is not None else out_dir,
-            turn_started_at=started,
-            progress=progress,
-            max_workers=max_workers,
-        )
+        try:
+            saved = fetch(
+                reply,
+                out_dir=out_dir,
+                client=client,
+                link_base=link_base if link_base is not None else out_dir,
+                turn_started_at=started,
+                progress=progress,
+                max_workers=max_workers,
+            )
+        except KeyboardInterrupt:
+            raise TurnInterrupted(reply.id, stage="files", container_id=self.container_id) from None
         fresh = saved.new_this_turn(self._shown, cited=reply.cited_keys)
         self._shown.update((artifact.container_id, artifact.file_id) for artifact in fresh)
         return PromptResult(
@@ -258,6 +302,7 @@ class ConversationSession:
         instructions: str | None,
         stream: bool,
         on_event: Callable[[Any], None] | None,
+        seen: _StreamSeen | None = None,
     ) -> Any:
         container: Any = self.container_id or {"type": "auto"}
         params: dict[str, Any] = {
@@ -272,14 +317,19 @@ class ConversationSession:
             params["previous_response_id"] = self.previous_response_id
         if not stream:
             return client.responses.create(**params)
-        return _consume(client.responses.create(**params, stream=True), on_event)
+        return _consume(client.responses.create(**params, stream=True), on_event, seen)
 
 
-def _consume(events: Any, on_event: Callable[[Any], None] | None) -> Any:
-    """Read a streamed response to its end, passing each event on; return the final ``Response``."""
+def _consume(events: Any, on_event: Callable[[Any], None] | None, seen: _StreamSeen | None = None) -> Any:
+    """Read a streamed response to its end, passing each event on; return the final ``Response``.
+
+    The ``with`` closes the SDK stream (and its HTTP connection) however the reading ends, Ctrl-C included.
+    """
     final = None
     with events:
         for event in events:
+            if seen is not None:
+                seen.see(event)
             if on_event is not None:
                 on_event(event)
             kind = getattr(event, "type", "")
