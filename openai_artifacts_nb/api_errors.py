@@ -34,7 +34,7 @@ HINTS = {
     429: "Wait a moment and try again, or check your plan's limits.",
 }
 SERVER_HINT = "The service had a problem; try again."
-CONNECTION_HINT = "Check the network and the base URL (OPENAI_BASE_URL)."
+CONNECTION_HINT = "Check the base URL and the network."
 _GONE = frozenset({"expired", "deleted"})
 
 
@@ -57,9 +57,9 @@ def from_sdk_error(
     if isinstance(error, ApiError):
         return error
     if isinstance(error, openai.APIConnectionError):
-        where = base_url or "the API"
-        reach = f"could not reach {where}" if what else f"Could not reach {where}"
-        return ApiError(f"{prefix}{reach} ({type(error).__name__}).", hint=CONNECTION_HINT, secret=secret)
+        where = f"the API at {base_url.rstrip('/')}" if base_url else "the API"
+        reach = f"cannot reach {where}" if what else f"Cannot reach {where}"
+        return ApiError(f"{prefix}{reach}.", hint=CONNECTION_HINT, secret=secret)
     if isinstance(error, openai.APIStatusError):
         status = error.status_code
         code = getattr(error, "code", None)

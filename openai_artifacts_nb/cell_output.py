@@ -98,7 +98,7 @@ def run_and_show(
         if progress_handle is not None:
             progress_handle.update(_Empty())
             progress.close()
-    view.finish(ReplyView(result.text, result.code_runs))
+    view.finish(ReplyView(result.text, () if options.quiet else result.code_runs))
     if not options.quiet:
         for artifact in result.artifacts:
             _show_artifact(artifact, options)

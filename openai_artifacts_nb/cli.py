@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from openai_artifacts_nb import __version__
 from openai_artifacts_nb.errors import ArtifactsError
@@ -60,7 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     fetch = commands.add_parser("fetch", help="save the files of replies, containers, threads or files")
-    fetch.add_argument("ids", nargs="+", metavar="ID", help="resp_…, cntr_…, thread_… or file-… id")
+    fetch.add_argument(
+        "ids",
+        nargs="+",
+        metavar="ID",
+        help="resp_…, cntr_…, thread_… or file-… id, or a saved Response JSON file",
+    )
     fetch.add_argument("--out", required=True, help="folder to save into (created if missing)")
     fetch.add_argument("--base-url", default=None, help="API base URL (default: $OPENAI_BASE_URL or OpenAI)")
 
@@ -166,34 +172,79 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+#: What ``openai-artifacts fetch`` accepts, said when an argument is none of it.
+FETCH_ACCEPTS = (
+    "fetch takes resp_…, cntr_…, thread_… or file-… ids, or the path of a saved Response JSON file"
+)
+
+#: The no-key message in the CLI's own terms (the library's names the notebook's ``%openai local``).
+CLI_MISSING_CREDENTIALS = (
+    "No OpenAI API key: set OPENAI_API_KEY, or give --base-url (or OPENAI_BASE_URL) for a compatible "
+    "server, such as the local emulator that `openai-artifacts serve` runs."
+)
+
+
 def fetch_command(ids: Sequence[str], *, out: str, base_url: str | None) -> int:
     """Run ``openai-artifacts fetch``: save the files of each id into ``out``; return the exit status.
 
-    For a reply or a thread, ``out/<id>.md`` gets the text with rewritten links. Each failure is one line on
-    stderr; the status is 0 only when everything was saved.
+    Each argument is an id or the path of a saved reply (Response JSON, streamed events). For a reply or a
+    thread, ``out/<id>.md`` gets the text with rewritten links. Each failure is one line on stderr; the
+    status is 0 only when everything was saved. An ``out`` folder this command made stays only if
+    something was saved into it.
     """
+    from pathlib import Path
+
     from openai_artifacts_nb.client import make_client
+    from openai_artifacts_nb.collect import id_kind
+    from openai_artifacts_nb.errors import ConfigurationError
+
+    sources: list[tuple[str, str]] = []
+    for identifier in ids:
+        if id_kind(identifier) is not None:
+            sources.append((identifier.strip(), identifier))
+        elif Path(identifier).is_file():
+            sources.append((Path(identifier).stem, Path(identifier).read_text(encoding="utf-8")))
+        else:
+            raise ArtifactsError(f"{identifier}: not an id or a file; {FETCH_ACCEPTS}.")
+    try:
+        client = make_client(base_url=base_url)
+    except ConfigurationError:
+        raise ConfigurationError(CLI_MISSING_CREDENTIALS) from None
+    folder = Path(out)
+    made_folder = not folder.exists()
+    status = 0
+    try:
+        for name, source in sources:
+            status |= _fetch_one(name, source, client=client, out=out)
+    finally:
+        if made_folder and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    return status
+
+
+def _fetch_one(name: str, source: str, *, client: Any, out: str) -> int:
     from openai_artifacts_nb.fetching import fetch
     from openai_artifacts_nb.naming import safe_filename
 
-    client = make_client(base_url=base_url)
+    try:
+        result = fetch(source, out_dir=out, client=client)
+    except ArtifactsError as error:
+        message = str(error)
+        # The engine's messages about an id already start with it.
+        sys.stderr.write(
+            f"openai-artifacts: {message if message.startswith(name) else f'{name}: {message}'}\n"
+        )
+        return 1
     status = 0
-    for identifier in ids:
-        try:
-            result = fetch(identifier, out_dir=out, client=client)
-        except ArtifactsError as error:
-            sys.stderr.write(f"openai-artifacts: {identifier}: {error}\n")
-            status = 1
-            continue
-        for artifact in result.artifacts:
-            sys.stdout.write(f"{artifact.relative_path}\t{artifact.size}\t{artifact.mime_type}\n")
-        if result.source_kind in ("response", "thread") and result.text:
-            text_path = result.out_dir / safe_filename(f"{identifier.strip()}.md")
-            text_path.write_text(result.text + "\n", encoding="utf-8")
-            sys.stdout.write(f"{text_path.name}\ttext with rewritten links\n")
-        for failure in result.failures:
-            sys.stderr.write(f"openai-artifacts: {failure.message}\n")
-            status = 1
+    for artifact in result.artifacts:
+        sys.stdout.write(f"{artifact.relative_path}\t{artifact.size}\t{artifact.mime_type}\n")
+    if result.source_kind in ("response", "thread") and result.text:
+        text_path = result.out_dir / safe_filename(f"{name}.md")
+        text_path.write_text(result.text + "\n", encoding="utf-8")
+        sys.stdout.write(f"{text_path.name}\ttext with rewritten links\n")
+    for failure in result.failures:
+        sys.stderr.write(f"openai-artifacts: {failure.message}\n")
+        status = 1
     return status
 
 

@@ -132,7 +132,9 @@ class FetchResult:
 def _api_error(error: Exception, what: str, client: OpenAI | None = None) -> ApiError:
     from openai_artifacts_nb.api_errors import from_sdk_error
 
-    return from_sdk_error(error, what=what, secret=getattr(client, "api_key", None))
+    url = getattr(client, "base_url", None)
+    secret = getattr(client, "api_key", None)
+    return from_sdk_error(error, what=what, secret=secret, base_url=str(url) if url else None)
 
 
 def _client(client: OpenAI | None) -> OpenAI:

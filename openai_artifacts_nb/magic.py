@@ -93,6 +93,7 @@ class OpenAIMagics(Magics):
         self._server: Any = None
         self._clients: dict[str, OpenAI] = {}
         self._told_where = False
+        self._stopped = False  # %openai stop ran: a cell that needs the emulator again says so
         self._tape = TapeDeck()  # %openai record / replay, OPENAI_ARTIFACTS_BACKEND=replay:PATH
 
     @property
@@ -158,9 +159,6 @@ class OpenAIMagics(Magics):
                 data_uri_max_bytes=self.embed_max_bytes,
             ),
         )
-        if not self._told_where and not location.found:
-            cell_output.show_notice(location.describe())
-        self._told_where = True
         try:
             result = cell_output.run_and_show(
                 self.session,
@@ -178,6 +176,15 @@ class OpenAIMagics(Magics):
             )
         except ArtifactsError as error:
             raise UsageError(_with_notebook_hint(error)) from None
+        if (
+            not self._told_where
+            and not location.found
+            and result.artifacts
+            and out_dir == location.artifacts_dir
+        ):
+            # Said once, and only when files did go to the fallback folder (not with --dir or a setting).
+            cell_output.show_notice(location.describe())
+            self._told_where = True
         if args.out:
             self._shell.user_ns[args.out] = result
 
@@ -250,6 +257,7 @@ class OpenAIMagics(Magics):
         if server is not None:
             atexit.unregister(self.close)
             server.stop()
+            self._stopped = True
             self.session.reset()  # its responses and containers are gone with it
 
     @property
@@ -270,7 +278,7 @@ class OpenAIMagics(Magics):
         except KeyError as error:
             raise UsageError(
                 f"{{{error.args[0]}}} in the prompt: no such variable "
-                "(write {{{{ and }}}} for literal braces)."
+                f"(write {{{{ and }}}} for literal braces)."
             ) from None
         except Exception as error:
             raise UsageError(f"Could not fill in the prompt: {type(error).__name__}: {error}") from None
@@ -293,6 +301,13 @@ class OpenAIMagics(Magics):
             server.start()
             self._server = server
             atexit.register(self.close)
+            if self._stopped:
+                from openai_artifacts_nb.cell_output import show_notice
+
+                self._stopped = False
+                show_notice(
+                    f"Started a new local emulator at {server.base_url}; the conversation starts fresh."
+                )
         return str(self._server.base_url)
 
     def _replay_url(self) -> str | None:

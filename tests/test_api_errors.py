@@ -45,7 +45,7 @@ def test_a_request_error_is_one_line_with_status_code_and_hint() -> None:
 def test_a_connection_error_names_where() -> None:
     request = httpx2.Request("GET", "http://127.0.0.1:9/v1/responses")
     error = from_sdk_error(openai.APIConnectionError(request=request), base_url="http://127.0.0.1:9/v1/")
-    assert str(error).startswith("Could not reach http://127.0.0.1:9/v1/ (APIConnectionError).")
+    assert str(error) == "Cannot reach the API at http://127.0.0.1:9/v1. Check the base URL and the network."
     assert error.status is None
 
 

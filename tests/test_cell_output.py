@@ -63,6 +63,11 @@ def test_quiet_shows_no_previews(ip: InteractiveShell, client: openai.OpenAI, tm
         )
     assert not any("image/png" in o.data for o in captured.outputs)
     assert "2 files saved" in captured.outputs[-1].data["text/plain"]
+    # The text and the usage line, nothing else: no code block, no previews.
+    assert len(captured.outputs) == 2
+    assert captured.outputs[0].data["text/plain"].startswith("I ran the code and saved these files:")
+    assert "[code]" not in captured.outputs[0].data["text/plain"]
+    assert "oai-code-run" not in captured.outputs[0].data["text/html"]
 
 
 def test_a_failed_turn_leaves_no_waiting_note(

@@ -417,7 +417,7 @@ def test_fetch_command(
     assert errors[0].startswith(
         "openai-artifacts: gone.txt (cfile_gone) no longer exists in container cntr_f"
     )
-    assert errors[1].startswith("openai-artifacts: cntr_nope: cntr_nope was not found")
+    assert errors[1].startswith("openai-artifacts: cntr_nope was not found")  # the id once
     assert "sales 2024 (final).csv\t" in captured.out
     assert TEST_API_KEY not in captured.out + captured.err
 

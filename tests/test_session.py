@@ -131,7 +131,7 @@ def test_api_failures_become_one_line_errors(
 
 def test_unreachable_server(tmp_path: Path) -> None:
     unreachable = openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key="sk-x", max_retries=0)
-    with pytest.raises(ApiError, match=r"Could not reach http://127\.0\.0\.1:9/v1/"):
+    with pytest.raises(ApiError, match=r"^Cannot reach the API at http://127\.0\.0\.1:9/v1\. "):
         run(ConversationSession(), unreachable, "hi", tmp_path)
 
 
