@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,21 +87,50 @@ def execute_notebook(
     options: dict[str, Any] = {"timeout": timeout, "resources": {"metadata": {"path": str(path.parent)}}}
     if kernel_name:
         options["kernel_name"] = kernel_name
-    client = NotebookClient(document, **options)
     error = None
-    try:
-        client.execute(env=env)
-    except CellExecutionError as failure:
-        error = _one_line(failure)
-    except Exception as failure:  # a kernel that died or timed out: still write what ran
-        error = f"{type(failure).__name__}: {failure}".splitlines()[0]
+    with tempfile.TemporaryDirectory(prefix="openai-artifacts-kernel-") as runtime:
+        client = NotebookClient(document, kernel_manager_class=_ipc_kernel_manager(Path(runtime)), **options)
+        try:
+            client.execute(env=env)
+        except CellExecutionError as failure:
+            error = _one_line(failure)
+        except Exception as failure:  # a kernel that died or timed out: still write what ran
+            error = f"{type(failure).__name__}: {failure}".splitlines()[0]
     if record and (Path(record).expanduser() / "cassette.json").is_file():
         from openai_artifacts_nb.cassette import CassetteWriter
 
         CassetteWriter.finalize(Path(record).expanduser().resolve())  # the kernel may have exited unclosed
     executed.parent.mkdir(parents=True, exist_ok=True)
+    from openai_artifacts_nb.saved_notebooks import strip_live_widgets
+
+    strip_live_widgets(document)  # no kernel will serve the buttons: keep their download links only
     nbformat.write(document, executed)  # type: ignore[no-untyped-call]
     return RunReport(path, executed, artifacts_folder(path), error)
+
+
+def _ipc_kernel_manager(runtime: Path) -> type[Any]:
+    """A kernel manager class that talks to its kernel over Unix sockets in a private runtime folder.
+
+    Over TCP, ipykernel warns on every start that the traffic is not encrypted; a headless run's kernel is
+    on this machine, so IPC needs no port and gives no such warning.
+    """
+    from jupyter_client.manager import KernelManager
+    from traitlets import default
+
+    class IpcKernelManager(KernelManager):  # type: ignore[misc]
+        @default("transport")
+        def _transport_default(self) -> str:
+            return "ipc"
+
+        @default("connection_file")
+        def _connection_file_default(self) -> str:
+            return str(runtime / "kernel.json")
+
+        @default("ip")
+        def _ip_default(self) -> str:
+            return str(runtime / "kernel-ipc")
+
+    return IpcKernelManager
 
 
 def _one_line(failure: Exception) -> str:
@@ -133,7 +163,13 @@ def demo_command() -> int:
         quickstart = root / "notebooks" / "quickstart.ipynb"
         if quickstart.is_file():
             sys.stdout.write(f"Running {_shown(quickstart)} on the local emulator (no key, no network)...\n")
-            return run_command(str(quickstart), local=True)
+            status = run_command(str(quickstart), local=True)
+            executed = quickstart.with_name(f"{quickstart.stem}.executed.ipynb")
+            sys.stdout.write(
+                f"Open it in JupyterLab: .venv/bin/jupyter lab {_shown(executed)}\n"
+                "(or run the quickstart itself there: its first cell starts the local emulator).\n"
+            )
+            return status
     raise ConfigurationError("notebooks/quickstart.ipynb not found: run the demo from the project folder.")
 
 

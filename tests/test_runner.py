@@ -63,7 +63,9 @@ def test_missing_notebook_is_a_configuration_error(tmp_path: Path) -> None:
         execute_notebook(tmp_path / "nowhere.ipynb")
 
 
-def test_demo_runs_the_quickstart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_runs_the_quickstart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
     import shutil
 
     notebooks = Path(__file__).resolve().parent.parent / "notebooks"
@@ -73,4 +75,15 @@ def test_demo_runs_the_quickstart(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.chdir(tmp_path)
     assert main(["demo"]) == 0
     assert (tmp_path / "notebooks" / "quickstart_artifacts" / "revenue.png").is_file()
-    assert (tmp_path / "notebooks" / "quickstart.executed.ipynb").is_file()
+    executed = tmp_path / "notebooks" / "quickstart.executed.ipynb"
+    captured = capfd.readouterr()  # file descriptors: the kernel's own stderr is caught too
+    assert "without encryption" not in captured.err and "WARNING" not in captured.err
+    assert captured.out.splitlines()[-2:] == [
+        "Open it in JupyterLab: .venv/bin/jupyter lab notebooks/quickstart.executed.ipynb",
+        "(or run the quickstart itself there: its first cell starts the local emulator).",
+    ]
+    text = executed.read_text(encoding="utf-8")
+    # No kernel serves the buttons of a saved run: only their download links are kept.
+    assert "application/vnd.jupyter.widget-view+json" not in text
+    assert "oai-artifact-link" in text
+    assert not list(tmp_path.glob("**/kernel-ipc*")), "the kernel's sockets are not left behind"
