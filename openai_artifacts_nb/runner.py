@@ -117,7 +117,7 @@ def _ipc_kernel_manager(runtime: Path) -> type[Any]:
     from jupyter_client.manager import KernelManager
     from traitlets import default
 
-    class IpcKernelManager(KernelManager):  # type: ignore[misc]
+    class IpcKernelManager(KernelManager):
         @default("transport")
         def _transport_default(self) -> str:
             return "ipc"
