@@ -55,6 +55,7 @@ def run_and_show(
     files: list[str] | tuple[str, ...] = (),
     stream: bool = True,
     options: DisplayOptions | None = None,
+    label: str | None = None,
 ) -> PromptResult:
     """Run ``prompt`` in ``session`` and display everything it produced; return the result.
 
@@ -87,6 +88,7 @@ def run_and_show(
             on_event=on_event,
             on_notice=show_notice,
             progress=progress,
+            label=label,
         )
     except TurnInterrupted as interrupted:
         return _show_interrupted(view, interrupted, session, model)

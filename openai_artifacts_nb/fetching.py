@@ -19,6 +19,7 @@ saved is one file), *place* and record, *rewrite* the links.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -201,12 +202,19 @@ class _Saver:
     """Places finished downloads in the folder and records them; one per :func:`fetch` call."""
 
     def __init__(
-        self, folder: ArtifactFolder, manifest: Manifest, link_base: Path, source_id: str | None
+        self,
+        folder: ArtifactFolder,
+        manifest: Manifest,
+        link_base: Path,
+        source_id: str | None,
+        figure_label: str | None = None,
     ) -> None:
         self.folder = folder
         self.manifest = manifest
         self.link_base = link_base
         self.source_id = source_id
+        self.figure_label = figure_label
+        self._figures = 0
 
     def saved(self, ref: ArtifactRef, path: Path, mime: str, size: int, sha256: str) -> SavedArtifact:
         """Describe ``ref`` saved at ``path``."""
@@ -247,8 +255,26 @@ class _Saver:
         name = safe_filename(download.filename)
         detection = sniffed.detection if sniffed is not None and sniffed.name == name else None
         detection = detection or detect(download.path, name)
-        path, _ = self.folder.place(download.path, detection.filename, download.sha256)
+        filename = detection.filename
+        if self.figure_label is not None and _is_figure(download.ref, detection.mime_type):
+            self._figures += 1
+            same = self._same_figure(download.sha256)
+            if same is not None:
+                download.path.unlink(missing_ok=True)
+                return self.saved(download.ref, same, detection.mime_type, download.size, download.sha256)
+            suffix = PurePath(filename).suffix or ".png"
+            filename = safe_filename(f"{self.figure_label}-figure-{self._figures}{suffix}")
+        path, _ = self.folder.place(download.path, filename, download.sha256)
         return self.saved(download.ref, path, detection.mime_type, download.size, download.sha256)
+
+    def _same_figure(self, sha256: str) -> Path | None:
+        """An intact figure with these bytes that an earlier turn saved here: a re-run reuses it."""
+        for entry in self.manifest.entries.values():
+            if entry.sha256 == sha256 and "-figure-" in entry.path:
+                known = self.manifest.existing_file(entry.key)
+                if known is not None:
+                    return known[1]
+        return None
 
 
 def fetch(
@@ -260,6 +286,8 @@ def fetch(
     turn_started_at: float | None = None,
     progress: ProgressCallback | None = None,
     max_workers: int = DEFAULT_MAX_WORKERS,
+    earlier: Iterable[SavedArtifact] = (),
+    figure_label: str | None = None,
 ) -> FetchResult:
     """Save every file ``source`` produced into ``out_dir`` and return a :class:`FetchResult`.
 
@@ -276,6 +304,12 @@ def fetch(
     listing finds follow, so a reply's files cost about one listing plus one download round trip. The
     result and the manifest keep the reply's order whatever order the downloads finish in.
 
+    ``earlier`` are files earlier turns of the same conversation saved, possibly in other folders: one
+    this source refers to again is not downloaded again (it is settled as ``skipped``, at its saved path,
+    and recorded only in its own folder's manifest), and a ``sandbox:`` link to one resolves to it.
+    ``figure_label`` names the images the code showed (``plt.show()``), which the container names by id:
+    ``<figure_label>-figure-1.png``…; an earlier figure with the same bytes is reused, not copied again.
+
     A file that cannot be saved is listed in ``failures`` (its link becomes a marker); the others are
     saved. Raises :class:`~openai_artifacts_nb.errors.ReplyError` for a source it cannot read and
     :class:`~openai_artifacts_nb.errors.ApiError` when an id cannot be looked up.
@@ -289,7 +323,7 @@ def fetch(
     base = Path(link_base).resolve() if link_base is not None else folder.directory
     manifest = Manifest(folder.directory)
     collection, api = _collect(source, client)
-    results = _Results(_Saver(folder, manifest, base, collection.source_id))
+    results = _Results(_Saver(folder, manifest, base, collection.source_id, figure_label), earlier)
     downloader = Downloader(api, max_workers=max_workers, progress=progress)
     listing = api if collection.source_kind == "response" and collection.container_ids else None
     since = turn_started_at if turn_started_at is not None else collection.created_at
@@ -306,7 +340,7 @@ def fetch(
     return FetchResult(
         artifacts=results.artifacts,
         failures=listing_failures + results.failures,
-        text=_rewrite(collection, results.by_key),
+        text=_rewrite(collection, results.by_key, results.earlier.values()),
         source_id=collection.source_id,
         out_dir=folder.directory,
         manifest_path=manifest.path,
@@ -430,8 +464,15 @@ def _add_listing(
 class _Results:
     """What became of each file, by key, in the order they were settled: saved, reused or failed."""
 
-    def __init__(self, saver: _Saver) -> None:
+    def __init__(self, saver: _Saver, earlier: Iterable[SavedArtifact] = ()) -> None:
         self.saver = saver
+        self.earlier = {
+            (artifact.container_id or "files", artifact.file_id): replace(
+                artifact, relative_path=_relative_to(artifact.path, saver.link_base)
+            )
+            for artifact in earlier
+            if artifact.file_id
+        }
         self.by_key: dict[tuple[str, str], SavedArtifact | ArtifactFailure] = {}
         self.skipped: list[SavedArtifact] = []
         self._by_sha: dict[str, tuple[str, str]] = {}
@@ -448,10 +489,10 @@ class _Results:
         return [item for item in self.by_key.values() if isinstance(item, ArtifactFailure)]
 
     def reuse(self, ref: ArtifactRef) -> bool:
-        """Settle ``ref`` with the file an earlier run saved intact, if there is one."""
+        """Settle ``ref`` with the file an earlier run or turn saved intact, if there is one."""
         known = self.saver.manifest.existing_file(ref.key)
         if known is None:
-            return False
+            return self._reuse_earlier(ref)
         entry, path = known
         found_by = tuple(entry.found_by) + tuple(way for way in ref.found_by if way not in entry.found_by)
         artifact = replace(
@@ -461,6 +502,18 @@ class _Results:
         self.skipped.append(artifact)
         self._saved_at[id(artifact)] = entry.saved_at
         self._by_sha.setdefault(artifact.sha256, ref.key)
+        return True
+
+    def _reuse_earlier(self, ref: ArtifactRef) -> bool:
+        artifact = self.earlier.get(ref.key)
+        try:
+            intact = artifact is not None and artifact.path.stat().st_size == artifact.size
+        except OSError:
+            intact = False
+        if artifact is None or not intact:
+            return False
+        self.by_key[ref.key] = artifact
+        self.skipped.append(artifact)
         return True
 
     def merge_twin(self, item: _Fetched) -> bool:
@@ -511,8 +564,12 @@ class _Results:
         self._by_sha.setdefault(artifact.sha256, ref.key)
 
     def manifest_entries(self) -> list[ManifestEntry]:
-        """One manifest entry per file on disk (a reused one keeps the time it was first saved)."""
-        return [self.saver.entry(item, self._saved_at.get(id(item))) for item in self.artifacts]
+        """One manifest entry per file in this folder (a reused one keeps the time it was first saved)."""
+        return [
+            self.saver.entry(item, self._saved_at.get(id(item)))
+            for item in self.artifacts
+            if self.saver.folder.contains(item.path)
+        ]
 
     def _fail(self, ref: ArtifactRef, error: DownloadError) -> None:
         self.by_key[ref.key] = ArtifactFailure(
@@ -520,8 +577,27 @@ class _Results:
         )
 
 
-def _rewrite(collection: Collection, outcomes: dict[tuple[str, str], SavedArtifact | ArtifactFailure]) -> str:
-    """Return the collection's text with each ``sandbox:`` link pointing at its saved file or a marker."""
+def _is_figure(ref: ArtifactRef, mime_type: str) -> bool:
+    """Whether ``ref`` is an image the code showed (``plt.show()``): an image output, or a container file
+    the container named by its own id (``cfile_….png``), as the code interpreter names shown figures."""
+    if not mime_type.startswith("image/"):
+        return False
+    if ref.store == "inline":
+        return "image_output" in ref.found_by
+    stem = PurePath(ref.filename or (ref.sandbox_path or "").rsplit("/", 1)[-1]).stem
+    return bool(ref.file_id) and stem == ref.file_id
+
+
+def _rewrite(
+    collection: Collection,
+    outcomes: dict[tuple[str, str], SavedArtifact | ArtifactFailure],
+    earlier: Iterable[SavedArtifact] = (),
+) -> str:
+    """Return the collection's text with each ``sandbox:`` link pointing at its saved file or a marker.
+
+    Links the collection does not know may point at a file an earlier turn saved (``earlier``); this
+    source's own files come first, so they win for the same path.
+    """
     table = LinkTable()
     targets: dict[tuple[str, str], LinkTarget] = {}
     for key, outcome in outcomes.items():
@@ -533,6 +609,9 @@ def _rewrite(collection: Collection, outcomes: dict[tuple[str, str], SavedArtifa
         targets[key] = target
         names = [name for name in (ref.filename, ref.display_name) if name]
         table.add(target, sandbox_path=ref.sandbox_path, names=names)
+    for artifact in earlier:
+        target = LinkTarget(filename=artifact.filename, relative_path=artifact.relative_path)
+        table.add(target, sandbox_path=artifact.sandbox_path)
     parts = []
     for part in collection.texts:
         spans = [Span(c.start, c.end, targets[c.key]) for c in part.citations if c.key in targets]

@@ -173,6 +173,7 @@ class OpenAIMagics(Magics):
                 out_dir=out_dir,
                 link_base=location.folder,
                 options=options,
+                label=f"cell-{self._shell.execution_count}",  # names its figures: cell-3-figure-1.png
             )
         except ArtifactsError as error:
             raise UsageError(_with_notebook_hint(error)) from None

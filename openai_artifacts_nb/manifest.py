@@ -135,8 +135,11 @@ class Manifest:
         return (entry, path) if sha256_of_file(path) == entry.sha256 else None
 
     def update(self, new_entries: Iterable[ManifestEntry]) -> None:
-        """Merge ``new_entries`` into the manifest on disk (entries for the same artifact are replaced,
-        keeping the earlier ``found_by`` ways too) and write it atomically."""
+        """Merge ``new_entries`` into the manifest on disk and write it atomically.
+
+        Entries for the same artifact are replaced, keeping the earlier ``found_by`` ways too, and the
+        ``source_id`` of the first save: the response that made a file stays its source when a later one
+        refers to it again."""
         with _locked(self.path):
             merged: dict[tuple[str, str], ManifestEntry] = {}
             self._load_into(merged)
@@ -144,7 +147,8 @@ class Manifest:
                 previous = merged.get(new.key)
                 if previous is not None:
                     ways = previous.found_by + [way for way in new.found_by if way not in previous.found_by]
-                    new = ManifestEntry(**{**asdict(new), "found_by": ways})  # noqa: PLW2901
+                    source = previous.source_id or new.source_id
+                    new = ManifestEntry(**{**asdict(new), "found_by": ways, "source_id": source})  # noqa: PLW2901
                 merged[new.key] = new
             document = {
                 "version": _FORMAT_VERSION,

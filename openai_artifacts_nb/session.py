@@ -137,6 +137,7 @@ class ConversationSession:
         self.inputs: list[InputFile] = []
         self.turns = 0
         self._shown: set[tuple[str | None, str | None]] = set()
+        self._saved: dict[tuple[str | None, str | None], Any] = {}  # every file a turn saved, by ids
 
     def reset(self) -> None:
         """Forget the conversation, the container and the inputs: the next prompt starts fresh."""
@@ -145,6 +146,7 @@ class ConversationSession:
         self.inputs = []
         self.turns = 0
         self._shown = set()
+        self._saved = {}
 
     def run(
         self,
@@ -161,8 +163,13 @@ class ConversationSession:
         on_notice: Callable[[str], None] | None = None,
         progress: Progress | None = None,
         max_workers: int = DEFAULT_MAX_WORKERS,
+        label: str | None = None,
     ) -> PromptResult:
         """Send ``prompt`` as the next turn, save what the reply made, and return the result.
+
+        Files earlier turns saved in the same container are not downloaded or shown again, and links to
+        them work (whatever folder they went to). Figures the code showed are named
+        ``<label>-figure-N.png`` (``label`` defaults to ``turn-<N>``).
 
         Raises :class:`ApiError` for API failures, :class:`ConfigurationError` for a missing input file.
         """
@@ -229,6 +236,12 @@ class ConversationSession:
 
         from openai_artifacts_nb.fetching import fetch
 
+        containers = {*reply.container_ids, self.container_id}
+        earlier = [
+            artifact
+            for artifact in self._saved.values()
+            if artifact.container_id is not None and artifact.container_id in containers
+        ]
         try:
             saved = fetch(
                 reply,
@@ -238,11 +251,16 @@ class ConversationSession:
                 turn_started_at=started,
                 progress=progress,
                 max_workers=max_workers,
+                earlier=earlier,
+                figure_label=label or f"turn-{self.turns}",
             )
         except KeyboardInterrupt:
             raise TurnInterrupted(reply.id, stage="files", container_id=self.container_id) from None
-        fresh = saved.new_this_turn(self._shown, cited=reply.cited_keys)
+        before = {(artifact.container_id, artifact.file_id) for artifact in earlier}
+        fresh = saved.new_this_turn(self._shown | before, cited=set(reply.cited_keys) - before)
         self._shown.update((artifact.container_id, artifact.file_id) for artifact in fresh)
+        for artifact in saved.artifacts:
+            self._saved.setdefault((artifact.container_id, artifact.file_id), artifact)
         return PromptResult(
             text=saved.text or reply.text,
             artifacts=fresh,
