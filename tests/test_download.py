@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
-import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -258,16 +257,13 @@ def test_download_all_is_parallel_bounded_and_ordered(
     replay_server.container("cntr_1")
     refs = [_ref(file_id) for file_id in payloads]
     refs.insert(3, _ref("cfile_missing"))
-    started = time.perf_counter()
     results = Downloader(replay_client, max_workers=4).download_all(refs, tmp_path)
-    elapsed = time.perf_counter() - started
     assert isinstance(results[3], FileMissingError)
     downloads = [result for result in results if isinstance(result, Download)]
     assert [d.ref.file_id for d in downloads] == list(payloads)
     assert [d.path.read_bytes() for d in downloads] == list(payloads.values())
     assert replay_server.peak_active <= 4 + 1
     assert replay_server.peak_active >= 3
-    assert elapsed < 12 * 0.2 * 0.6
 
 
 def test_progress_is_called_from_workers(

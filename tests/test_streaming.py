@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -94,19 +93,21 @@ def test_streamed_text_never_shows_a_sandbox_link_at_any_point() -> None:
 
 
 def test_ten_thousand_deltas_cost_few_redraws_and_linear_time() -> None:
-    def feed(count: int) -> tuple[float, ReplyStream]:
-        display = FakeDisplay()
-        stream = ReplyStream(live=True, display=display)
-        started = time.perf_counter()
+    def feed(count: int) -> ReplyStream:
+        clock = FakeClock()  # a delta a millisecond, whatever the machine's load
+        stream = ReplyStream(live=True, display=FakeDisplay(), clock=clock)
         for index in range(count):
+            clock.now += 0.001
             stream.handle(text_delta(f"word{index} "))
-        return time.perf_counter() - started, stream
+        return stream
 
-    small_time, small = feed(10_000)
-    large_time, _ = feed(40_000)
+    small, large = feed(10_000), feed(40_000)
     assert small.redraws < 60, small.redraws
     assert small.drawn_chars < 20 * len(small.text)
-    assert large_time < 8 * max(small_time, 0.01), (small_time, large_time)
+    # Linear work: four times the text costs at most about four times the characters processed and drawn.
+    ratio = len(large.text) / len(small.text)
+    assert large.processed_chars <= 1.25 * ratio * small.processed_chars
+    assert large.drawn_chars <= 1.25 * ratio * small.drawn_chars
 
 
 def _reply_of(words: int) -> list[str]:

@@ -106,7 +106,8 @@ class RequestGate:
     async def _gate(self, request: Request) -> Response | None:
         faults = self.service.faults
         if faults.delay > 0:
-            await asyncio.sleep(faults.delay)
+            with faults.delaying():
+                await asyncio.sleep(faults.delay)
         authorization = request.headers.get("authorization", "")
         key = authorization[7:].strip()
         if not authorization.lower().startswith("bearer ") or not key:

@@ -9,7 +9,9 @@ another process with ``POST /_emulator/faults`` (same names, JSON body; ``DELETE
                               ``double_slash`` (``sandbox://mnt/data/x``), ``triple_slash``
                               (``sandbox:///mnt/data/x``), ``short`` (``sandbox:/x``), ``percent``
                               (percent-encoded names) or ``none`` (files are not mentioned by link)
-``delay = 0.2``               seconds added to every API request
+``delay = 0.2``               seconds added to every API request; ``delayed`` counts the requests
+                              delayed and ``peak_delayed`` the most delayed at once (tests assert
+                              concurrency with it, never durations)
 ``fail_next(n, status=…)``    the next ``n`` API requests fail with ``status`` (429 carries a
                               ``retry-after-ms`` of ``retry_after`` seconds, 0.01 by default, so the SDK's
                               own retries stay fast, and ``retry-after`` rounded up to whole seconds;
@@ -28,8 +30,9 @@ itself is never delayed or failed.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +72,22 @@ class Faults:
             self._failures: list[InjectedFailure] = []
             self._truncations: list[float] = []
             self._expire_countdown: int | None = None
+            self.delayed = 0
+            self.peak_delayed = 0
+            self._delaying = 0
+
+    @contextlib.contextmanager
+    def delaying(self) -> Iterator[None]:
+        """Count one request for as long as its delay lasts (``delayed``, ``peak_delayed``)."""
+        with self._lock:
+            self.delayed += 1
+            self._delaying += 1
+            self.peak_delayed = max(self.peak_delayed, self._delaying)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._delaying -= 1
 
     @property
     def link_style(self) -> str:
