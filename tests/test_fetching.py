@@ -715,9 +715,15 @@ def test_emulator_container_expiring_mid_conversation(tmp_path: Path, client: An
 def test_emulator_turn_started_at_keeps_earlier_files_out(tmp_path: Path, client: Any, emulator: Any) -> None:
     emulator.faults.annotations = False
     first = _run(client, "open('/mnt/data/early.txt', 'w').write('1')\n")
-    time.sleep(1.1)
-    started = time.time()
-    second = _run(client, "open('/mnt/data/late.txt', 'w').write('2')\n", previous_response_id=first.id)
+    state = emulator.service.state
+    real_clock = state.clock
+    # The emulator's clock jumps two seconds ahead (its times are whole seconds): no sleeping.
+    state.clock = lambda: real_clock() + 2
+    try:
+        started = time.time() + 1
+        second = _run(client, "open('/mnt/data/late.txt', 'w').write('2')\n", previous_response_id=first.id)
+    finally:
+        state.clock = real_clock
     result = fetch(second, out_dir=tmp_path, client=client, turn_started_at=started)
     assert [(a.filename, a.found_by) for a in result.artifacts] == [("late.txt", ("container_listing",))]
 
