@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from playwright.sync_api import Locator, Page
+
 from tests.browser.jupyter_server import JupyterServer
 from tests.browser.lab import NotebookPage, sha256_bytes, sha256_file
 
@@ -84,7 +86,7 @@ def check_links_served(
     Returns the names reached; every saved file must be reached by one link at least.
     """
     links = notebook.outputs.locator(f'a[href*="{folder_name}/"]')
-    in_reply_text = notebook.outputs.locator(f'.jp-RenderedMarkdown a[href*="{folder_name}/"]')
+    in_reply_text = notebook.outputs.locator(f'.oai-reply a[href*="{folder_name}/"]')
     assert in_reply_text.count() > 0, "the reply's text links to no saved file (were its links rewritten?)"
     hrefs = sorted(set(links.evaluate_all("(links) => links.map((a) => a.href)")))
     assert hrefs, f"no output links into {folder_name}/"
@@ -101,3 +103,34 @@ def check_links_served(
         reached.add(name)
     assert reached == set(saved), f"saved files without a working link: {sorted(set(saved) - reached)}"
     return reached
+
+
+#: What a widget view shows when no model is behind it, and what the plain-text fallback of a button says.
+WIDGET_ERROR_TEXTS = ("Error displaying widget", "[download button")
+
+
+def check_download_links(page: Page, outputs: Locator, saved: dict[str, Path]) -> dict[str, str]:
+    """Click every ``a.oai-artifact-link[download]``: each delivers a browser download of the saved bytes.
+
+    The link is what a saved notebook (no kernel, no widget model) offers for each file. Returns the
+    SHA-256 of each file delivered, by name; every saved file must have one.
+    """
+    text = "\n".join(outputs.all_inner_texts())
+    for error in WIDGET_ERROR_TEXTS:
+        assert error not in text, f"the outputs say {error!r}"
+    links = outputs.locator("a.oai-artifact-link[download]")
+    assert links.count() >= len(saved), f"{links.count()} download links for {len(saved)} files"
+    delivered: dict[str, str] = {}
+    for index in range(links.count()):
+        link = links.nth(index)
+        link.scroll_into_view_if_needed()
+        with page.expect_download(timeout=60_000) as download_info:
+            link.click()
+        download = download_info.value
+        assert download.failure() is None, f"link {index}: {download.failure()}"
+        name = download.suggested_filename
+        assert name in saved, f"link {index} downloaded {name!r}, which the run did not save"
+        delivered[name] = sha256_bytes(Path(download.path()).read_bytes())
+        assert delivered[name] == sha256_file(saved[name]), f"{name}: downloaded bytes differ from disk"
+    assert sorted(delivered) == sorted(saved), "some saved files have no working download link"
+    return delivered

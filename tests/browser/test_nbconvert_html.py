@@ -133,7 +133,7 @@ def test_every_saved_file_is_offered_by_a_link_that_resolves(
     html_page: Page, exported: Path, served: str
 ) -> None:
     files = saved_artifacts(exported.parent)
-    in_reply_text = html_page.locator('.jp-OutputArea-output.jp-RenderedMarkdown a[href*="_artifacts/"]')
+    in_reply_text = html_page.locator('.jp-OutputArea-output .oai-reply a[href*="_artifacts/"]')
     assert in_reply_text.count() > 0, "the reply's text links to no saved file"
     links = html_page.locator(".jp-OutputArea-output a[href]").evaluate_all(
         "(links) => links.map((a) => ({href: a.href, raw: a.getAttribute('href')}))"
@@ -164,3 +164,10 @@ def test_embedded_copies_hold_the_saved_bytes(html_page: Page, exported: Path) -
         assert header.endswith(";base64"), header
         assert link["name"] in files, f"embedded copy of an unknown file {link['name']!r}"
         assert sha256_bytes(base64.b64decode(payload)) == sha256_file(files[link["name"]])
+
+
+def test_each_file_has_a_download_link_and_no_widget_text(html_page: Page, exported: Path) -> None:
+    from tests.browser.checks import check_download_links
+
+    files = {path.name: path for path in saved_artifacts(exported.parent).values()}
+    check_download_links(html_page, html_page.locator(".jp-OutputArea-output"), files)

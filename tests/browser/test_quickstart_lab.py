@@ -83,3 +83,30 @@ def test_no_script_error_in_the_page(quickstart: NotebookPage) -> None:
 def test_screenshot_of_the_finished_notebook(quickstart: NotebookPage, output_dir: Path) -> None:
     shot = quickstart.screenshot(output_dir / "quickstart_lab.png")
     assert shot.stat().st_size > 10_000
+
+
+def test_after_save_and_reopen_each_file_keeps_a_working_download_link(
+    quickstart: NotebookPage, jupyter_server: JupyterServer, saved: dict[str, Path]
+) -> None:
+    # Last in this module: it saves the notebook, ends its kernel and reloads the page.
+    page = quickstart.page
+    quickstart.click_menu("File", "docmanager:save")
+    page.wait_for_function(_SAVED_JS, timeout=60_000, polling=250)
+    on_disk = (jupyter_server.root_dir / NOTEBOOK).read_text(encoding="utf-8")
+    assert "application/vnd.jupyter.widget-view+json" not in on_disk, "the server extension keeps no view"
+    assert on_disk.count("oai-artifact-link") >= len(saved)
+    jupyter_server.shut_down_sessions()
+    page.reload()
+    quickstart.panel.locator(".jp-Cell").first.wait_for(state="visible", timeout=90_000)
+    quickstart.outputs.locator("a.oai-artifact-link").first.wait_for(state="attached", timeout=60_000)
+    checks.check_download_links(page, quickstart.outputs, saved)
+    assert page.locator(".jp-Dialog").count() == 0
+
+
+# The notebook's model has been written back: not dirty any more.
+_SAVED_JS = """
+() => {
+  const widget = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  return !!widget && widget.context && widget.context.isReady && !widget.context.model.dirty;
+}
+"""
