@@ -203,7 +203,8 @@ class OpenAIMagics(Magics):
             if os.environ.get(BACKEND_ENV, "").strip().lower() == "openai":
                 # A hub (or any admin) pinned the backend: a class notebook's `%openai local` uses its server.
                 where = os.environ.get("OPENAI_BASE_URL") or "OpenAI"
-                return Notice(f"{BACKEND_ENV}=openai: using {where}, not the local emulator.", prefix="openai:")
+                message = f"{BACKEND_ENV}=openai: using {where}, not the local emulator."
+                return Notice(message, prefix="openai:")
             if not self._use_local():
                 self.session.reset()  # a conversation on another server cannot continue here
             self.backend = "local"

@@ -75,6 +75,7 @@ class Hub:
     class_dir: Path
     emulator_url: str
     log: Path
+    homes: Path
 
     def api(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
         import requests
@@ -160,7 +161,8 @@ c.JupyterHub.load_roles = [
             start_new_session=True,
         )
     url = f"http://127.0.0.1:{hub_port}"
-    running = Hub(url, token, class_dir, f"http://127.0.0.1:{emulator_port}/v1", log)
+    running = Hub(url, token, class_dir, f"http://127.0.0.1:{emulator_port}/v1", log, tmp_path / "homes")
+
     def answering() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"the hub exited ({process.returncode}):\n{log.read_text()[-6000:]}")
@@ -238,14 +240,19 @@ def _upload(hub: Hub, name: str, token: str, path: str, model: dict[str, Any]) -
 
 
 def _run_notebook(hub: Hub, name: str, token: str, notebook: dict[str, Any]) -> list[dict[str, Any]]:
-    """Run every code cell in a kernel of ``name``'s server, as JupyterLab would; return each cell's outputs."""
+    """Run each code cell in a kernel of ``name``'s server, as JupyterLab would; return their outputs."""
     import websocket
 
     session = hub.api(
         "POST",
         f"/user/{name}/api/sessions",
         token=token,
-        json={"path": "workshop.ipynb", "name": "workshop.ipynb", "type": "notebook", "kernel": {"name": "python3"}},
+        json={
+            "path": "workshop.ipynb",
+            "name": "workshop.ipynb",
+            "type": "notebook",
+            "kernel": {"name": "python3"},
+        },
     )
     assert session.status_code == 201, session.text
     kernel_id = session.json()["kernel"]["id"]
@@ -322,29 +329,100 @@ def _text(result: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+WORKSHOP_FILES = {"summary_by_group.csv", "hours_vs_score.png", "grades.xlsx", "grades.json"}
+#: Run after the workshop in the same kernel: what the hub's environment gave it (the key only hashed).
+ENV_CELL = """
+import hashlib, os
+print(os.environ["OPENAI_BASE_URL"], hashlib.sha256(os.environ["OPENAI_API_KEY"].encode()).hexdigest())
+print(os.environ["OPENAI_ARTIFACTS_BACKEND"], os.getcwd())
+"""
+
+
+def _student(hub: Hub, name: str, token: str, notebook: dict[str, Any], scores: str) -> list[dict[str, Any]]:
+    """Upload the workshop and its data set into ``name``'s home through their server, then run it there."""
+    _upload(hub, name, token, "workshop.ipynb", {"type": "notebook", "format": "json", "content": notebook})
+    _upload(hub, name, token, "data", {"type": "directory"})
+    _upload(hub, name, token, "data/scores.csv", {"type": "file", "format": "text", "content": scores})
+    cells = [*notebook["cells"], {"cell_type": "code", "source": ENV_CELL}]
+    return _run_notebook(hub, name, token, {**notebook, "cells": cells})
+
+
 @pytest.mark.slow
 @pytest.mark.kernel
 @pytest.mark.timeout(420)
 def test_two_students_run_the_workshop_on_a_real_jupyterhub(hub: Hub) -> None:
     """Each student's files land beside their notebook; neither sees the other's containers or files."""
+    import hashlib
+    from concurrent.futures import ThreadPoolExecutor
+
     import openai
 
     notebook = json.loads(WORKSHOP.read_text(encoding="utf-8"))
+    assert "%openai local" in "".join(notebook["cells"][1]["source"]), "the workshop runs unchanged"
     scores = (WORKSHOP.parent / "data" / "scores.csv").read_text(encoding="utf-8")
     tokens = {name: _log_in(hub, name) for name in STUDENTS}
     for name in STUDENTS:
         _start_server(hub, name)
     keys = hub.keys()
-    assert len(set(keys.values())) == 2
+    assert len(set(keys.values())) == 2 and all(key.startswith("sk-class-") for key in keys.values())
 
-    homes = {}
+    # The whole class at once: both students' workshops run side by side on the one emulator.
+    with ThreadPoolExecutor(len(STUDENTS)) as pool:
+        runs = dict(
+            zip(
+                STUDENTS,
+                pool.map(lambda n: _student(hub, n, tokens[n], notebook, scores), STUDENTS),
+                strict=True,
+            )
+        )
+
+    clients = {name: openai.OpenAI(base_url=hub.emulator_url, api_key=keys[name]) for name in STUDENTS}
+    containers = {name: {c.id for c in clients[name].containers.list()} for name in STUDENTS}
+    manifests = {}
     for name in STUDENTS:
-        token = tokens[name]
-        _upload(hub, name, token, "workshop.ipynb", {"type": "notebook", "format": "json", "content": notebook})
-        _upload(hub, name, token, "data", {"type": "directory"})
-        _upload(hub, name, token, "data/scores.csv", {"type": "file", "format": "text", "content": scores})
-        results = _run_notebook(hub, name, token, notebook)
-        print(name, [_text(r)[:300] for r in results])
-        home = Path(hub.api("GET", f"/hub/api/users/{name}").json()["name"])
-        homes[name] = home
-    print(hub.log.read_text()[-3000:])
+        home = hub.homes / name
+        results = runs[name]
+        assert f"using {hub.emulator_url}, not the local emulator" in _text(results[0])
+        env_lines = results[-1]["outputs"][0]["text"].split("\n")
+        assert env_lines[0] == f"{hub.emulator_url} {hashlib.sha256(keys[name].encode()).hexdigest()}"
+        assert env_lines[1] == f"openai {home}", "the kernel runs beside the notebook, in the student's home"
+        folder = home / "workshop_artifacts"
+        assert {p.name for p in folder.iterdir() if not p.name.startswith(".")} == {
+            *WORKSHOP_FILES,
+            "manifest.json",
+        }
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        manifests[name] = manifest
+        assert {entry["path"] for entry in manifest["artifacts"]} == WORKSHOP_FILES
+        for entry in manifest["artifacts"]:
+            data = (folder / entry["path"]).read_bytes()
+            assert len(data) == entry["bytes"] and hashlib.sha256(data).hexdigest() == entry["sha256"]
+            # The student's own key fetches the same bytes from the class emulator.
+            fetched = clients[name].containers.files.content.retrieve(
+                entry["file_id"], container_id=entry["container_id"]
+            )
+            assert fetched.read() == data
+        assert {entry["container_id"] for entry in manifest["artifacts"]} <= containers[name]
+        # Their server lists the folder too (the contents API, as JupyterLab's file browser shows it).
+        listing = hub.api("GET", f"/user/{name}/api/contents/workshop_artifacts", token=tokens[name]).json()
+        assert {item["name"] for item in listing["content"]} == {*WORKSHOP_FILES, "manifest.json"}
+
+    first, second = STUDENTS
+    assert containers[first] and containers[second] and not containers[first] & containers[second]
+    for name, other in ((first, second), (second, first)):
+        for entry in manifests[other]["artifacts"]:
+            with pytest.raises(openai.NotFoundError):
+                clients[name].containers.retrieve(entry["container_id"])
+            with pytest.raises(openai.NotFoundError):
+                clients[name].containers.files.list(entry["container_id"])
+            with pytest.raises(openai.NotFoundError):
+                clients[name].containers.files.content.retrieve(
+                    entry["file_id"], container_id=entry["container_id"]
+                )
+        # Nor can they reach the other's server (files, kernels) through the hub with their own token.
+        for path in ("api/contents/workshop_artifacts", "api/contents/workshop.ipynb", "api/kernels"):
+            denied = hub.api("GET", f"/user/{other}/{path}", token=tokens[name], allow_redirects=False)
+            assert denied.status_code == 403, (name, other, path, denied.status_code)
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=hub.emulator_url, api_key="sk-not-in-the-class").containers.list()
+    assert "keys: 2 keys, each its own project" in hub.log.read_text(encoding="utf-8")
