@@ -179,8 +179,10 @@ c.JupyterHub.load_roles = [
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, 9)
             process.wait(timeout=10)
+        stopped = not _health(running.emulator_url)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, 9)  # anything the hub left behind in its session
+    assert stopped, "the hub stops its emulator service when it stops"
 
 
 def _health(base_url: str) -> bool:
