@@ -113,3 +113,33 @@ def test_a_terminal_reports_an_image_once(tmp_path: Path, monkeypatch: pytest.Mo
     shown.clear()
     cell_output._show_artifact(saved, DisplayOptions(live=True, buttons=False))
     assert [type(part).__name__ for part in shown] == ["ArtifactView", "ArtifactCard"]
+
+
+def test_ctrl_c_while_saving_the_files_is_one_line_and_the_reply_counts(
+    ip: InteractiveShell, client: openai.OpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import openai_artifacts_nb.fetching as fetching
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # Ctrl-C at this exact point; the reply itself completed
+
+    monkeypatch.setattr(fetching, "fetch", interrupted)
+    session = ConversationSession()
+    with capture_output() as captured:
+        result = run_and_show(
+            session,
+            PROMPT,
+            client=client,
+            model="gpt-4.1",
+            out_dir=tmp_path / "out",
+            link_base=tmp_path,
+            options=DisplayOptions(live=True),
+        )
+    assert result.status == "interrupted" and result.response_id.startswith("resp_")
+    lines = [o.data["text/plain"] for o in captured.outputs if "Interrupted" in o.data.get("text/plain", "")]
+    assert lines == [
+        f"Interrupted: saving the files was cut off; the reply's files: `%openai fetch {result.response_id}`."
+    ]
+    assert session.previous_response_id == result.response_id, "a completed reply continues the conversation"
+    replies = [o.data["text/html"] for o in captured.outputs if "oai-reply" in o.data.get("text/html", "")]
+    assert "running…" not in replies[-1] and "oai-code-run" in replies[-1]
