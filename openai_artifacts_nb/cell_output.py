@@ -123,11 +123,13 @@ def _show_interrupted(
     # The files are not saved, so their links cannot work: show their names, as the stream did.
     text = hold_back_sandbox_links(view.text).replace("saving…", "not saved")
     view.finish(ReplyView(text, runs))
-    where = f"`%openai fetch {interrupted.response_id}`" if interrupted.response_id else "none"
+    where = f"`%openai fetch {interrupted.response_id}`"
     if interrupted.stage == "files":
         message = f"saving the files was cut off; the reply's files: {where}."
-    else:
+    elif interrupted.response_id:
         message = f"the reply was cut off; files it made so far: {where}."
+    else:
+        message = "the request was cut off before the reply began."
         if session.previous_response_id:
             message += f" The next cell continues from {session.previous_response_id}"
             message += f" in container {session.container_id}." if session.container_id else "."
