@@ -126,10 +126,11 @@ def _show_interrupted(
     where = f"`%openai fetch {interrupted.response_id}`"
     if interrupted.stage == "files":
         message = f"saving the files was cut off; the reply's files: {where}."
-    elif interrupted.response_id:
-        message = f"the reply was cut off; files it made so far: {where}."
     else:
-        message = "the request was cut off before the reply began."
+        if interrupted.response_id:
+            message = f"the reply was cut off; files it made so far: {where}."
+        else:
+            message = "the request was cut off before the reply began."
         if session.previous_response_id:
             message += f" The next cell continues from {session.previous_response_id}"
             message += f" in container {session.container_id}." if session.container_id else "."

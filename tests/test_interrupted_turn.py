@@ -30,7 +30,7 @@ SLOW = """%%openai --out cut
 ```python
 import time
 print("sleeping", flush=True)
-time.sleep(4)
+time.sleep(10)
 print("woke")
 ```
 """
