@@ -112,7 +112,9 @@ class OpenAIMagics(Magics):
 
     @observe("display_hook")
     def _toggle_display_hook(self, change: Any) -> None:
-        if self._hook is None:
+        # %config reaches every OpenAIMagics the shell ever held; only the loaded one owns the hook.
+        registry = getattr(getattr(self.shell, "magics_manager", None), "registry", {})
+        if self._hook is None or registry.get(type(self).__name__) is not self:
             return
         if change["new"]:
             self._hook.install()
