@@ -23,7 +23,10 @@ from tests.plugins.notebook import run_cell, run_ok
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 SHELL = {"type": "shell", "environment": {"type": "container_auto"}}
-SHELL_FILE = "```bash\nprintf 'a\\n' > out.txt && echo made\n```\n```reply\nSee [out](sandbox:/mnt/data/out.txt).\n```\n"
+SHELL_FILE = (
+    "```bash\nprintf 'a\\n' > out.txt && echo made\n```\n"
+    "```reply\nSee [out](sandbox:/mnt/data/out.txt).\n```\n"
+)
 PICTURE = "```image\na red fox\n```\n"
 
 
