@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     fetch = commands.add_parser("fetch", help="save the files of replies, containers, threads or files")
-    fetch.add_argument("ids", nargs="+", metavar="ID", help="resp_…, cntr_…, thread_… or file-… id")
+    fetch.add_argument("ids", nargs="+", metavar="ID", help="resp_…, conv_…, cntr_…, thread_… or file-… id")
     fetch.add_argument("--out", required=True, help="folder to save into (created if missing)")
     fetch.add_argument("--base-url", default=None, help="API base URL (default: $OPENAI_BASE_URL or OpenAI)")
 
