@@ -474,6 +474,8 @@ class OpenAIMagics(Magics):
         backend += self._tape.describe()
         state = self.session
         conversation = f"continuing {state.previous_response_id}" if state.previous_response_id else "new"
+        if state.conversation_id:
+            conversation = f"in {state.conversation_id}"
         inputs = ", ".join(item.path.name for item in state.inputs) or "none"
         return (
             f"model {self.model} · backend {backend} · conversation {conversation} ({state.turns} turns) · "

@@ -260,6 +260,8 @@ def test_conversation_state_chains_turns_through_a_conversation(
     assert [body.get("conversation") for body in bodies] == [session.conversation_id] * 2
     assert all("previous_response_id" not in body for body in bodies)
     assert ip.user_ns["second"].code_runs[0].logs.strip() == "kept"
+    status = run_ok(ip, "%openai status")
+    assert f"conversation in {session.conversation_id}" in status.all_text()
     items = _magics(ip)._client().conversations.items.list(session.conversation_id)
     assert len([item for item in items if item.type == "code_interpreter_call"]) == 2
     run_ok(ip, "%openai reset")
