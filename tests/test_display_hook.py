@@ -299,7 +299,7 @@ def test_a_response_without_files_is_text_and_usage(hooked: InteractiveShell, no
 def test_terminal_prints_the_text_form(hooked: InteractiveShell) -> None:
     run = run_ok(hooked, "client.responses.create(model='m', input=TABLE, tools=[CODE], include=INCLUDE)")
     plain = "\n".join(run.mime("text/plain"))
-    assert "Here is [the table](analysis_artifacts/squares.csv)." in plain
+    assert "Here is the table (analysis_artifacts/squares.csv)." in plain
     assert "[code]" in plain
 
 
