@@ -321,6 +321,18 @@ def test_openai_fetch_a_container_and_a_bad_id(hooked: InteractiveShell, noteboo
     assert _saved(notebook_dir) == ["squares.csv"] and len(_reply_html(run)) == 1
     from tests.plugins.notebook import run_cell
 
+    run_ok(
+        hooked,
+        "conversation = client.conversations.create()\n"
+        "made = client.responses.create(model='m', input=SHELL_TABLE, conversation=conversation.id,"
+        " tools=[{'type': 'shell', 'environment': {'type': 'container_auto'}}])",
+    )
+    conversation = hooked.user_ns["conversation"].id
+    assert _saved(notebook_dir) == ["squares.csv"]
+    shown = run_ok(hooked, f"%openai fetch {conversation}")
+    assert _saved(notebook_dir) == ["counts.csv", "squares.csv"]
+    assert 'href="analysis_artifacts/counts.csv"' in _reply_html(shown)[0]
+    assert conversation in shown.mime("text/plain")[-1]
     bad = run_cell(hooked, "%openai fetch nonsense")
     assert bad.error is not None and "not an id" in bad.stderr
 
@@ -345,9 +357,17 @@ def _fetch_conversation(client: Any, tmp_path: Path) -> Any:
     return conversation.id, fetch(conversation.id, out_dir=tmp_path / "out", client=client)
 
 
-def test_fetch_a_conversation_saves_every_file(client: Any, tmp_path: Path) -> None:
+def test_fetch_a_conversation_saves_every_file(
+    client: Any, emulator: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     conversation_id, result = _fetch_conversation(client, tmp_path)
     assert result.source_kind == "conversation" and result.source_id == conversation_id
     assert sorted(a.filename for a in result.artifacts) == ["later.txt", "squares.csv"]
     assert (tmp_path / "out" / "later.txt").read_bytes() == b"quiet"
     assert "(squares.csv)" in result.text
+    from openai_artifacts_nb.cli import fetch_command
+
+    assert fetch_command([conversation_id], out=str(tmp_path / "cli"), base_url=emulator.base_url) == 0
+    assert (tmp_path / "cli" / "later.txt").read_bytes() == b"quiet"
+    assert "(squares.csv)" in (tmp_path / "cli" / f"{conversation_id}.md").read_text()
+    assert "later.txt" in capsys.readouterr().out
