@@ -266,3 +266,19 @@ def test_conversation_state_chains_turns_through_a_conversation(
     assert len([item for item in items if item.type == "code_interpreter_call"]) == 2
     run_ok(ip, "%openai reset")
     assert session.conversation_id is None
+
+
+def test_a_hostile_partial_image_never_becomes_markup() -> None:
+    from types import SimpleNamespace
+
+    view = ReplyStream(live=False)
+    view.handle(
+        SimpleNamespace(
+            type="response.image_generation_call.partial_image",
+            item_id="ig_1",
+            partial_image_b64='"><script>alert(1)</script>',
+            output_format="png",
+        )
+    )
+    html = view.view().html()
+    assert "<script" not in html and "alert" not in html and "src=" not in html
