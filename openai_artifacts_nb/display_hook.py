@@ -116,6 +116,9 @@ class DisplayHook:
         """The formatter function: show ``obj``'s reply, or decline (``NotImplementedError``)."""
         source = reply_source(obj)
         if source is None:
+            if isinstance(obj, list) and self._previous_list is not None:
+                self._previous_list(obj)  # a printer for list registered before ours keeps working
+                return
             if isinstance(obj, list) and type(obj) is not list:
                 # A printer for list shadows a subclass's own _ipython_display_: call it as IPython would.
                 method = getattr(type(obj), "_ipython_display_", None)

@@ -371,3 +371,19 @@ def test_fetch_a_conversation_saves_every_file(
     assert (tmp_path / "cli" / "later.txt").read_bytes() == b"quiet"
     assert "(squares.csv)" in (tmp_path / "cli" / f"{conversation_id}.md").read_text()
     assert "later.txt" in capsys.readouterr().out
+
+
+def test_a_list_printer_registered_before_the_hook_keeps_working(ip: InteractiveShell) -> None:
+    formatter = ip.display_formatter.ipython_display_formatter
+    run_ok(ip, "%unload_ext openai_artifacts_nb")
+    shown: list[Any] = []
+    formatter.for_type(list, shown.append)
+    try:
+        run_ok(ip, "%load_ext openai_artifacts_nb")
+        run_ok(ip, "[1, 2]")
+        assert shown == [[1, 2]]
+        run_ok(ip, "%unload_ext openai_artifacts_nb")
+        assert formatter.type_printers[list] == shown.append
+        run_ok(ip, "%load_ext openai_artifacts_nb")
+    finally:
+        formatter.pop(list, None)
