@@ -19,7 +19,7 @@ from openai_artifacts_nb.render import ErrorLine, Notice, ReplyView, UsageLine
 from openai_artifacts_nb.session import ConversationSession, PromptResult, TurnInterrupted
 from openai_artifacts_nb.streaming import ReplyStream, hold_back_sandbox_links
 
-__all__ = ["DisplayOptions", "run_and_show", "show_notice"]
+__all__ = ["DisplayOptions", "run_and_show", "show_fetched", "show_notice"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ def run_and_show(
     stream: bool = True,
     options: DisplayOptions | None = None,
     label: str | None = None,
+    tools: Any = None,
+    conversation_state: str = "previous_response_id",
 ) -> PromptResult:
     """Run ``prompt`` in ``session`` and display everything it produced; return the result.
 
@@ -89,6 +91,8 @@ def run_and_show(
             on_notice=show_notice,
             progress=progress,
             label=label,
+            tools=tools,
+            conversation_state=conversation_state,
         )
     except TurnInterrupted as interrupted:
         return _show_interrupted(view, interrupted, session, model)
@@ -147,6 +151,33 @@ def _show_interrupted(
         usage=None,
         code_runs=runs,
         status="interrupted",
+    )
+
+
+def show_fetched(
+    result: Any,
+    *,
+    link_base: Path,
+    options: DisplayOptions | None = None,
+    code_runs: Any = (),
+    model: str = "",
+    usage: Any = None,
+    response_id: str = "",
+) -> None:
+    """Display a fetched reply (a ``FetchResult``) as a turn is shown: the text with working links, the code
+    runs, each file with its button, one line per failure, and the usage line (the display hook's view)."""
+    options = options or DisplayOptions()
+    _display(ReplyView(result.text, list(code_runs)))
+    if not options.quiet:
+        for artifact in result.artifacts:
+            _show_artifact(artifact, options)
+    for failure in result.failures:
+        _display(ErrorLine(failure.message))
+    folder = _relative(result.out_dir, link_base)
+    _display(
+        UsageLine(
+            model, usage, response_id or str(result.source_id or ""), None, len(result.artifacts), folder
+        )
     )
 
 

@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ids",
         nargs="+",
         metavar="ID",
-        help="resp_…, cntr_…, thread_… or file-… id, or a saved Response JSON file",
+        help="resp_…, conv_…, cntr_…, thread_… or file-… id, or a saved Response JSON file",
     )
     fetch.add_argument("--out", required=True, help="folder to save into (created if missing)")
     fetch.add_argument("--base-url", default=None, help="API base URL (default: $OPENAI_BASE_URL or OpenAI)")
@@ -174,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 #: What ``openai-artifacts fetch`` accepts, said when an argument is none of it.
 FETCH_ACCEPTS = (
-    "fetch takes resp_…, cntr_…, thread_… or file-… ids, or the path of a saved Response JSON file"
+    "fetch takes resp_…, conv_…, cntr_…, thread_… or file-… ids, or the path of a saved Response JSON file"
 )
 
 #: The no-key message in the CLI's own terms (the library's names the notebook's ``%openai local``).
@@ -187,10 +187,10 @@ CLI_MISSING_CREDENTIALS = (
 def fetch_command(ids: Sequence[str], *, out: str, base_url: str | None) -> int:
     """Run ``openai-artifacts fetch``: save the files of each id into ``out``; return the exit status.
 
-    Each argument is an id or the path of a saved reply (Response JSON, streamed events). For a reply or a
-    thread, ``out/<id>.md`` gets the text with rewritten links. Each failure is one line on stderr; the
-    status is 0 only when everything was saved. An ``out`` folder this command made stays only if
-    something was saved into it.
+    Each argument is an id or the path of a saved reply (Response JSON, streamed events). For a reply, a
+    conversation or a thread, ``out/<id>.md`` gets the text with rewritten links. Each failure is one line
+    on stderr; the status is 0 only when everything was saved. An ``out`` folder this command made stays
+    only if something was saved into it.
     """
     from pathlib import Path
 
@@ -238,7 +238,7 @@ def _fetch_one(name: str, source: str, *, client: Any, out: str) -> int:
     status = 0
     for artifact in result.artifacts:
         sys.stdout.write(f"{artifact.relative_path}\t{artifact.size}\t{artifact.mime_type}\n")
-    if result.source_kind in ("response", "thread") and result.text:
+    if result.source_kind in ("response", "conversation", "thread") and result.text:
         text_path = result.out_dir / safe_filename(f"{name}.md")
         text_path.write_text(result.text + "\n", encoding="utf-8")
         sys.stdout.write(f"{text_path.name}\ttext with rewritten links\n")

@@ -35,8 +35,8 @@ def test_an_argument_that_is_neither_id_nor_file_says_what_fetch_takes(
     out = tmp_path / "out"
     assert main(["fetch", "hello", "--out", str(out), "--base-url", UNREACHABLE]) == 1
     assert capsys.readouterr().err == (
-        "openai-artifacts: hello: not an id or a file; fetch takes resp_…, cntr_…, thread_… or file-… ids, "
-        "or the path of a saved Response JSON file.\n"
+        "openai-artifacts: hello: not an id or a file; fetch takes resp_…, conv_…, cntr_…, thread_… "
+        "or file-… ids, or the path of a saved Response JSON file.\n"
     )
     assert not out.exists()
 
