@@ -69,6 +69,7 @@ def run_and_show(
             view.note("saving the files…")
 
     progress, progress_handle = _progress_bars(options)
+    slots = _FileSlots(options)
     try:
         result = session.run(
             prompt,
@@ -82,10 +83,12 @@ def run_and_show(
             on_event=on_event,
             on_notice=show_notice,
             progress=progress,
+            on_file=slots.early if options.live and not options.quiet else None,
         )
     except BaseException:
         # The error itself is shown once, by the caller; the stream keeps what arrived, without "waiting".
         view.abandon(_Empty())
+        slots.clear()
         raise
     finally:
         if progress_handle is not None:
@@ -93,8 +96,7 @@ def run_and_show(
             progress.close()
     view.finish(ReplyView(result.text, result.code_runs))
     if not options.quiet:
-        for artifact in result.artifacts:
-            _show_artifact(artifact, options)
+        slots.final(result.artifacts)
     for failure in result.failures:
         _display(ErrorLine(failure.message))
     folder = _relative(result.out_dir, link_base)
@@ -113,13 +115,63 @@ class _Empty:
         return {"text/plain": ""}
 
 
-def _show_artifact(artifact: Any, options: DisplayOptions) -> None:
-    for part in ArtifactView.from_saved(artifact, limits=options.limits).displays():
-        _display(part)
+class _FileSlots:
+    """Where the files show: a place per file, made as each is saved while the text streams, and filled
+    with the files' final views in the reply's order at the end, so nothing jumps and nothing repeats.
+
+    A place is :data:`SLOT_SIZE` outputs (an image, its card, its button); what a file does not use stays
+    empty.
+    """
+
+    SLOT_SIZE = 3
+
+    def __init__(self, options: DisplayOptions) -> None:
+        self._options = options
+        self._slots: list[list[Any]] = []
+        self._shown: set[tuple[str | None, str | None]] = set()
+
+    def early(self, artifact: Any) -> None:
+        """Show ``artifact`` (provisional, still in its temporary file) in a new place, at once."""
+        key = (artifact.container_id, artifact.file_id)
+        if key in self._shown:
+            return
+        self._shown.add(key)
+        first = ArtifactView.from_saved(artifact, limits=self._options.limits).displays()[0]
+        parts = [first] + [_Empty()] * (self.SLOT_SIZE - 1)
+        self._slots.append([_display(part, display_id=True) for part in parts])
+
+    def final(self, artifacts: list[Any]) -> None:
+        """Show each saved file once, in order: in the places made early, then after them."""
+        for index, artifact in enumerate(artifacts):
+            parts = _artifact_parts(artifact, self._options)
+            if index >= len(self._slots):
+                for part in parts:
+                    _display(part)
+                continue
+            handles = self._slots[index]
+            parts += [_Empty()] * (len(handles) - len(parts))
+            for handle, part in zip(handles, parts, strict=True):
+                handle.update(part)
+        self._clear(self._slots[len(artifacts) :])
+
+    def clear(self) -> None:
+        """The turn failed: empty every place made early (its file is not kept)."""
+        self._clear(self._slots)
+
+    @staticmethod
+    def _clear(slots: list[list[Any]]) -> None:
+        for handles in slots:
+            for handle in handles:
+                handle.update(_Empty())
+
+
+def _artifact_parts(artifact: Any, options: DisplayOptions) -> list[Any]:
+    """What one saved file shows: its preview (an image also its card), then its download button."""
+    parts: list[Any] = list(ArtifactView.from_saved(artifact, limits=options.limits).displays())
     if options.live and options.buttons:
         from openai_artifacts_nb.widgets import ArtifactDownload
 
-        _display(
+        parts.append(
             ArtifactDownload(
                 artifact.path,
                 filename=artifact.filename,
@@ -127,6 +179,7 @@ def _show_artifact(artifact: Any, options: DisplayOptions) -> None:
                 href=artifact.relative_path,
             )
         )
+    return parts
 
 
 def _progress_bars(options: DisplayOptions) -> tuple[Any, Any]:

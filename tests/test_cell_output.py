@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -20,6 +21,21 @@ PROMPT = (
 )
 
 
+def final_cell(outputs: list[Any]) -> list[Any]:
+    """The cell as a front end shows it in the end: each update replaces its display, empties vanish."""
+    cell: list[Any] = []
+    where: dict[str, int] = {}
+    for output in outputs:
+        display_id = output.transient.get("display_id")
+        if output.update and display_id in where:
+            cell[where[display_id]] = output
+            continue
+        if display_id:
+            where[display_id] = len(cell)
+        cell.append(output)
+    return [output for output in cell if output.data != {"text/plain": ""}]
+
+
 def test_live_output_streams_then_shows_files_with_buttons(
     ip: InteractiveShell, client: openai.OpenAI, tmp_path: Path
 ) -> None:
@@ -33,15 +49,17 @@ def test_live_output_streams_then_shows_files_with_buttons(
             link_base=tmp_path,
             options=DisplayOptions(live=True),
         )
-    outputs = captured.outputs
-    assert "oai-reply" in outputs[0].data.get("text/html", ""), "the stream's output comes first"
+    assert "oai-reply" in captured.outputs[0].data.get("text/html", ""), "the stream's output comes first"
+    # Files may show early (while the text streams) and are then updated in place: judge the final cell.
+    outputs = final_cell(captured.outputs)
     replies = [o.data["text/html"] for o in outputs if "oai-reply" in o.data.get("text/html", "")]
+    assert len(replies) == 1
     assert 'href="nb_artifacts/t.csv"' in replies[-1], (
         "the final reply, with working links, replaced the stream"
     )
     widgets = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.data]
-    # Progress bars, then one download button per file.
-    assert len(widgets) == 1 + len(result.artifacts) == 3
+    # One download button per file (the progress bars are emptied at the end).
+    assert len(widgets) == len(result.artifacts) == 2
     images = [o for o in outputs if "image/png" in o.data]
     assert len(images) == 1
     tables = [o for o in outputs if "oai-table-preview" in o.data.get("text/html", "")]
