@@ -336,7 +336,13 @@ def _settle(
     results = _Results(_Saver(folder, manifest, base, collection.source_id))
     listing = api if collection.source_kind == "response" and collection.container_ids else None
     fetched, listing_failures = _download(
-        collection, results, downloader, folder, listing=listing, since=since, max_workers=max_workers,
+        collection,
+        results,
+        downloader,
+        folder,
+        listing=listing,
+        since=since,
+        max_workers=max_workers,
         early=early,
     )
     # Inline images come last so that one equal to a downloaded file merges into it.

@@ -20,6 +20,7 @@ owned by one turn, is fed every streamed event (:meth:`LiveFetch.feed`) and uses
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -160,7 +161,8 @@ class LiveFetch:
             assert self._pool is not None and self._downloader is not None and self._folder is not None
             task = self._pool.submit(_download_and_sniff, self._downloader, ref, self._folder)
             self._started[ref.key] = task
-        task.add_done_callback(lambda _done, key=ref.key: self._finished.put(key))
+        key = ref.key
+        task.add_done_callback(lambda _done: self._finished.put(key))
 
     def list_container(self, container_id: str) -> None:
         """List ``container_id``'s files made since the turn began; each one found starts downloading.
@@ -223,7 +225,13 @@ class LiveFetch:
         since = self._since if self._since is not None else collection.created_at
         try:
             result = _settle(
-                collection, folder, base, downloader, api=api, since=since, max_workers=self._max_workers,
+                collection,
+                folder,
+                base,
+                downloader,
+                api=api,
+                since=since,
+                max_workers=self._max_workers,
                 early=early,
             )
         except BaseException:
@@ -250,10 +258,8 @@ class LiveFetch:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         if self._made_folder and self._folder is not None:
-            try:
-                self._folder.directory.rmdir()  # made for this turn and still empty: leave no trace
-            except OSError:
-                pass
+            with contextlib.suppress(OSError):  # made for this turn and still empty: leave no trace
+                self._folder.directory.rmdir()
 
     # -- internals -------------------------------------------------------------------------------------
 
@@ -341,7 +347,9 @@ def _as_final(listed: Future[list[ArtifactRef]], known: set[ArtifactKey]) -> Fut
         if error is not None:
             final.set_exception(error)
         else:
-            final.set_result([replace(ref, found_by=()) if ref.key in known else ref for ref in done.result()])
+            final.set_result(
+                [replace(ref, found_by=()) if ref.key in known else ref for ref in done.result()]
+            )
 
     listed.add_done_callback(relay)
     return final

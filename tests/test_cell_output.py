@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from openai_artifacts_nb.cell_output import DisplayOptions, run_and_show
 from openai_artifacts_nb.errors import ApiError
 from openai_artifacts_nb.local import LocalServer
 from openai_artifacts_nb.session import ConversationSession
+from tests.plugins.engine import ReplayServer
 
 PROMPT = (
     "Here you go.\n```python\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])\n"
@@ -104,3 +107,58 @@ def test_a_failed_turn_leaves_no_waiting_note(
     ]
     assert last_reply_state[-1] == {"text/plain": ""}
     assert not (tmp_path / "out").exists()
+
+
+def test_a_file_shows_while_the_text_streams_then_once_in_place(
+    ip: InteractiveShell, replay_server: ReplayServer, replay_client: Any, tmp_path: Path
+) -> None:
+    from tests.test_live_fetch import serve_files, turn_events
+
+    serve_files(replay_server)
+    holder: dict[str, Any] = {}
+
+    def images_shown() -> bool:
+        captured = holder.get("captured")
+        return captured is not None and any("image/png" in o.data for o in captured.outputs)
+
+    def keep_writing() -> Iterator[dict[str, Any]]:
+        for _ in range(2000):  # bounded: the model writes on until the chart is on screen
+            if images_shown():
+                return
+            yield {"type": "response.output_text.delta", "output_index": 1, "content_index": 0, "delta": ""}
+            time.sleep(0.005)
+
+    replay_server.events("/v1/responses", lambda: turn_events(before_end=keep_writing))
+    with capture_output() as captured:
+        holder["captured"] = captured
+        result = run_and_show(
+            ConversationSession(),
+            "plot",
+            client=replay_client,
+            model="gpt-4.1",
+            out_dir=tmp_path / "nb_artifacts",
+            link_base=tmp_path,
+            options=DisplayOptions(live=True),
+        )
+    outputs = captured.outputs
+    first_image = next(i for i, o in enumerate(outputs) if "image/png" in o.data)
+    completed = next(i for i, o in enumerate(outputs) if "saving the files" in o.data.get("text/plain", ""))
+    assert first_image < completed, "the chart showed before response.completed was handled"
+    cell = final_cell(outputs)
+    kinds = [
+        "reply"
+        if "oai-reply" in o.data.get("text/html", "")
+        else "image"
+        if "image/png" in o.data
+        else "button"
+        if "application/vnd.jupyter.widget-view+json" in o.data
+        else "table"
+        if "oai-table-preview" in o.data.get("text/html", "")
+        else "usage"
+        if "resp_live" in o.data.get("text/plain", "")
+        else "card"
+        for o in cell
+    ]
+    assert kinds == ["reply", "image", "card", "button", "table", "button", "usage"], kinds
+    assert [a.filename for a in result.artifacts] == ["chart.png", "table.csv"]
+    assert 'href="nb_artifacts/chart.png"' in cell[0].data["text/html"]
