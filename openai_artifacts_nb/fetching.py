@@ -207,12 +207,19 @@ class _Saver:
         self.manifest = manifest
         self.link_base = link_base
         self.source_id = source_id
+        self._folder_link = _relative_to(folder.directory, link_base)
+
+    def _link(self, path: Path) -> str:
+        # Most files lie right in the folder: its relative path is worked out once, not per file.
+        if path.parent == self.folder.directory and "://" not in self._folder_link:
+            return path.name if self._folder_link == "." else f"{self._folder_link}/{path.name}"
+        return _relative_to(path, self.link_base)
 
     def saved(self, ref: ArtifactRef, path: Path, mime: str, size: int, sha256: str) -> SavedArtifact:
         """Describe ``ref`` saved at ``path``."""
         return SavedArtifact(
             path=path,
-            relative_path=_relative_to(path, self.link_base),
+            relative_path=self._link(path),
             filename=path.name,
             mime_type=mime,
             size=size,
