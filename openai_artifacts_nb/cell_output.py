@@ -143,11 +143,10 @@ class _FileSlots:
     def final(self, artifacts: list[Any]) -> None:
         """Show each saved file once, in order: in the places made early, then after them."""
         for index, artifact in enumerate(artifacts):
-            parts = _artifact_parts(artifact, self._options)
             if index >= len(self._slots):
-                for part in parts:
-                    _display(part)
+                _show_artifact(artifact, self._options)
                 continue
+            parts = _artifact_parts(artifact, self._options)
             handles = self._slots[index]
             parts += [_Empty()] * (len(handles) - len(parts))
             for handle, part in zip(handles, parts, strict=True):
@@ -165,9 +164,16 @@ class _FileSlots:
                 handle.update(_Empty())
 
 
+def _show_artifact(artifact: Any, options: DisplayOptions) -> None:
+    for part in _artifact_parts(artifact, options):
+        _display(part)
+
+
 def _artifact_parts(artifact: Any, options: DisplayOptions) -> list[Any]:
     """What one saved file shows: its preview (an image also its card), then its download button."""
     parts: list[Any] = list(ArtifactView.from_saved(artifact, limits=options.limits).displays())
+    # A terminal prints each output's text: the preview's already says where the file is, so one is enough.
+    parts = parts if options.live else parts[:1]
     if options.live and options.buttons:
         from openai_artifacts_nb.widgets import ArtifactDownload
 
