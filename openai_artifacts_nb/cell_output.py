@@ -9,17 +9,23 @@ saved, and a usage line. In a terminal (``live=False``) everything is plain text
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from openai_artifacts_nb.errors import ApiError
 from openai_artifacts_nb.file_views import ArtifactView
 from openai_artifacts_nb.previews import PreviewLimits
 from openai_artifacts_nb.render import ErrorLine, Notice, ReplyView, UsageLine
 from openai_artifacts_nb.session import ConversationSession, PromptResult
 from openai_artifacts_nb.streaming import ReplyStream
 
-__all__ = ["DisplayOptions", "run_and_show", "show_notice"]
+if TYPE_CHECKING:
+    from openai_artifacts_nb.fetching import FetchResult
+
+__all__ = ["DisplayOptions", "run_and_show", "show_events", "show_notice"]
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,67 @@ def run_and_show(
         UsageLine(
             result.model, result.usage, result.response_id, result.seconds, len(result.artifacts), folder
         )
+    )
+    return result
+
+
+def show_events(
+    events: Iterable[Any],
+    *,
+    out_dir: Path,
+    link_base: Path,
+    client: Any = None,
+    options: DisplayOptions | None = None,
+) -> FetchResult:
+    """Show a live stream of Responses events (the SDK's ``Stream``) as :func:`run_and_show` shows a turn.
+
+    Each file is saved as soon as the reply names it and shown while the text streams; at the end the
+    reply with working links, each file once in the reply's order, the failures and the usage line. For a
+    display hook handed a stream. An interrupt or a failed reply cancels the downloads.
+    """
+    from openai_artifacts_nb.live_fetch import LiveFetch
+
+    options = options or DisplayOptions()
+    started = time.time()
+    view = ReplyStream(live=options.live)
+    view.start()
+    progress, progress_handle = _progress_bars(options)
+    slots = _FileSlots(options)
+    live = LiveFetch(out_dir=out_dir, client=client, link_base=link_base, progress=progress)
+    try:
+        for event in events:
+            live.feed(event)
+            view.handle(event)
+            if view.reply.status == "completed":
+                view.note("saving the files…")
+            if options.live and not options.quiet:
+                for artifact in live.ready():
+                    slots.early(artifact)
+        reply = live.reply.build()
+        if reply.status == "failed":
+            raise ApiError(
+                f"The response failed: {reply.error or 'the model could not finish'}",
+                hint="Run the cell again, or change the prompt.",
+            )
+        result = live.finish(reply)
+    except BaseException:
+        live.cancel()
+        view.abandon(_Empty())
+        slots.clear()
+        raise
+    finally:
+        if progress_handle is not None:
+            progress_handle.update(_Empty())
+            progress.close()
+    view.finish(ReplyView(result.text, reply.code_runs))
+    if not options.quiet:
+        slots.final(result.artifacts)
+    for failure in result.failures:
+        _display(ErrorLine(failure.message))
+    folder = _relative(result.out_dir, link_base)
+    seconds = time.time() - started
+    _display(
+        UsageLine(reply.model or "", reply.usage, reply.id or "", seconds, len(result.artifacts), folder)
     )
     return result
 

@@ -184,3 +184,40 @@ def test_a_terminal_reports_an_image_once(tmp_path: Path, monkeypatch: pytest.Mo
     shown.clear()
     cell_output._show_artifact(saved, DisplayOptions(live=True, buttons=False))
     assert [type(part).__name__ for part in shown] == ["ArtifactView", "ArtifactCard"]
+
+
+def test_a_live_sdk_stream_shows_its_files_early_then_once(
+    ip: InteractiveShell, replay_server: ReplayServer, replay_client: Any, tmp_path: Path
+) -> None:
+    from openai_artifacts_nb.cell_output import show_events
+    from tests.test_live_fetch import serve_files, turn_events
+
+    serve_files(replay_server)
+    holder: dict[str, Any] = {}
+
+    def keep_writing() -> Iterator[dict[str, Any]]:
+        for _ in range(2000):  # bounded: the model writes on until the chart is on screen
+            captured = holder.get("captured")
+            if captured is not None and any("image/png" in o.data for o in captured.outputs):
+                return
+            yield {"type": "response.output_text.delta", "output_index": 1, "content_index": 0, "delta": ""}
+            time.sleep(0.005)
+
+    replay_server.events("/v1/responses", lambda: turn_events(before_end=keep_writing))
+    stream = replay_client.responses.create(model="gpt-4.1", input="plot", stream=True)
+    with capture_output() as captured:
+        holder["captured"] = captured
+        result = show_events(
+            stream, out_dir=tmp_path / "nb_artifacts", link_base=tmp_path, client=replay_client
+        )
+    outputs = captured.outputs
+    first_image = next(i for i, o in enumerate(outputs) if "image/png" in o.data)
+    completed = next(i for i, o in enumerate(outputs) if "saving the files" in o.data.get("text/plain", ""))
+    assert first_image < completed, "the chart showed before response.completed was handled"
+    cell = final_cell(captured.outputs)
+    assert [a.filename for a in result.artifacts] == ["chart.png", "table.csv"]
+    assert sum("image/png" in o.data for o in cell) == 1
+    assert sum("oai-table-preview" in o.data.get("text/html", "") for o in cell) == 1
+    assert sum("application/vnd.jupyter.widget-view+json" in o.data for o in cell) == 2
+    assert 'href="nb_artifacts/chart.png"' in cell[0].data["text/html"]
+    assert "resp_live" in cell[-1].data["text/plain"]
