@@ -128,7 +128,7 @@ def show_events(
     reply with working links, each file once in the reply's order, the failures and the usage line. For a
     display hook handed a stream. An interrupt or a failed reply cancels the downloads.
     """
-    from openai_artifacts_nb.live_fetch import LiveFetch
+    from openai_artifacts_nb.live_fetch import LiveFetch, close_stream
 
     options = options or DisplayOptions()
     started = time.time()
@@ -155,6 +155,7 @@ def show_events(
         result = live.finish(reply)
     except BaseException:
         live.cancel()
+        close_stream(events)
         view.abandon(_Empty())
         slots.clear()
         raise

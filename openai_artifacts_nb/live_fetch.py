@@ -54,7 +54,7 @@ from openai_artifacts_nb.reply import ArtifactKey, ArtifactRef, Reply, ReplyBuil
 if TYPE_CHECKING:
     from openai import OpenAI
 
-__all__ = ["LISTED_CALLS", "LiveFetch", "fetch_events"]
+__all__ = ["LISTED_CALLS", "LiveFetch", "close_stream", "fetch_events"]
 
 #: Output items whose completion means the container may hold new files: its listing starts then.
 LISTED_CALLS = frozenset({"code_interpreter_call", "shell_call"})
@@ -403,5 +403,13 @@ def fetch_events(
             live.feed(event)
     except BaseException:
         live.cancel()
+        close_stream(events)
         raise
     return live.finish()
+
+
+def close_stream(events: Any) -> None:
+    """Close an SDK ``Stream`` (or a generator) left unfinished, so its connection is given back."""
+    close = getattr(events, "close", None)
+    if callable(close):
+        close()
