@@ -171,6 +171,7 @@ class ConversationSession:
         label: str | None = None,
         tools: ToolOptions | None = None,
         conversation_state: str = "previous_response_id",
+        on_file: Callable[[Any], None] | None = None,
     ) -> PromptResult:
         """Send ``prompt`` as the next turn, save what the reply made, and return the result.
 
@@ -182,6 +183,10 @@ class ConversationSession:
         container is made; ``conversation_state="conversation"`` chains the turns through a Conversations
         API conversation (made on the first turn) instead of ``previous_response_id``.
 
+        Streamed, every file starts downloading as soon as an event names it, and ``on_file(artifact)`` is
+        called (on this thread, between two events) with each one as soon as it is on disk: a provisional
+        ``SavedArtifact`` on its ``.part`` file, to show while the text still streams. The result's
+        artifacts are the placed files. An interrupt or a failed reply cancels the downloads.
         Raises :class:`ApiError` for API failures, :class:`ConfigurationError` for a missing input file.
         """
         import openai
@@ -198,6 +203,24 @@ class ConversationSession:
 
         new_files = [Path(file).expanduser().resolve() for file in files]
         _check_files(new_files)
+        # Files earlier turns saved from this container: links to them resolve, they are not fetched again.
+        earlier = [
+            artifact
+            for artifact in self._saved.values()
+            if artifact.container_id is not None and artifact.container_id == self.container_id
+        ]
+        # Streamed, the files download while the reply is still being written (live_fetch).
+        fetch_options: dict[str, Any] = {
+            "out_dir": out_dir,
+            "client": client,
+            "link_base": link_base if link_base is not None else out_dir,
+            "turn_started_at": started,
+            "progress": progress,
+            "max_workers": max_workers,
+            "earlier": earlier,
+            "figure_label": label or f"turn-{self.turns + 1}",
+        }
+        live = _LiveTurn(fetch_options, on_event, on_file) if stream else None
 
         seen = _StreamSeen()
 
@@ -208,7 +231,7 @@ class ConversationSession:
                 text=prompt + _files_note(uploaded_now),
                 instructions=instructions,
                 stream=stream,
-                on_event=on_event,
+                on_event=live.on_event if live is not None else on_event,
                 seen=seen,
                 tools=tools,
                 conversation=self._conversation(client) if conversation_state == "conversation" else None,
@@ -216,16 +239,23 @@ class ConversationSession:
 
         try:
             try:
-                response = send(self._prepare_container(client, new_files, notify, tools=tools))
-            except openai.APIStatusError as error:
-                if self.container_id is None or not is_container_expired(error):
-                    raise
-                # Alive when asked a moment ago, expired by the time the request ran.
-                notify(self._expired_notice())
-                response = send(self._prepare_container(client, [], notify, force_new=True, tools=tools))
-        except openai.OpenAIError as error:
-            raise api_error(error, api_key=client.api_key, base_url=str(client.base_url)) from None
-        except KeyboardInterrupt:
+                try:
+                    response = send(self._prepare_container(client, new_files, notify, tools=tools))
+                except openai.APIStatusError as error:
+                    if self.container_id is None or not is_container_expired(error):
+                        raise
+                    # Alive when asked a moment ago, expired by the time the request ran.
+                    notify(self._expired_notice())
+                    if live is not None:
+                        live.restart()
+                    response = send(self._prepare_container(client, [], notify, force_new=True, tools=tools))
+            except openai.OpenAIError as error:
+                raise api_error(error, api_key=client.api_key, base_url=str(client.base_url)) from None
+        except BaseException as error:
+            if live is not None:
+                live.cancel()
+            if not isinstance(error, KeyboardInterrupt):
+                raise
             # The stream is closed (``_consume``'s ``with``). A cut-off response may never complete on the
             # server, so the next turn continues from the last completed one, in the container it used.
             if self.container_id is None and seen.container_id is not None:
@@ -233,6 +263,8 @@ class ConversationSession:
             raise TurnInterrupted(seen.response_id, stage="reply", container_id=self.container_id) from None
 
         reply = Reply.from_response(response)
+        if reply.status == "failed" and live is not None:
+            live.cancel()
         if reply.status == "failed":
             raise ApiError(
                 f"The response failed: {reply.error or 'the model could not finish'}",
@@ -251,24 +283,8 @@ class ConversationSession:
 
         from openai_artifacts_nb.fetching import fetch
 
-        containers = {*reply.container_ids, self.container_id}
-        earlier = [
-            artifact
-            for artifact in self._saved.values()
-            if artifact.container_id is not None and artifact.container_id in containers
-        ]
         try:
-            saved = fetch(
-                reply,
-                out_dir=out_dir,
-                client=client,
-                link_base=link_base if link_base is not None else out_dir,
-                turn_started_at=started,
-                progress=progress,
-                max_workers=max_workers,
-                earlier=earlier,
-                figure_label=label or f"turn-{self.turns}",
-            )
+            saved = live.finish(reply) if live is not None else fetch(reply, **fetch_options)
         except KeyboardInterrupt:
             raise TurnInterrupted(reply.id, stage="files", container_id=self.container_id) from None
         before = {(artifact.container_id, artifact.file_id) for artifact in earlier}
@@ -370,6 +386,47 @@ class ConversationSession:
         if not stream:
             return client.responses.create(**params)
         return _consume(client.responses.create(**params, stream=True), on_event, seen)
+
+
+class _LiveTurn:
+    """A turn's :class:`~openai_artifacts_nb.live_fetch.LiveFetch`, fed every event before it is shown."""
+
+    def __init__(
+        self,
+        options: dict[str, Any],
+        on_event: Callable[[Any], None] | None,
+        on_file: Callable[[Any], None] | None,
+    ) -> None:
+        self._options = options
+        self._on_event = on_event
+        self._on_file = on_file
+        self.restart()
+
+    def restart(self) -> None:
+        """Begin again (the request was sent anew)."""
+        from openai_artifacts_nb.live_fetch import LiveFetch
+
+        previous = getattr(self, "fetch", None)
+        if previous is not None:
+            previous.cancel()
+        self.fetch = LiveFetch(**self._options)
+
+    def on_event(self, event: Any) -> None:
+        """Start what ``event`` names, show it, then hand over each file finished meanwhile."""
+        self.fetch.feed(event)
+        if self._on_event is not None:
+            self._on_event(event)
+        if self._on_file is not None:
+            for artifact in self.fetch.ready():
+                self._on_file(artifact)
+
+    def cancel(self) -> None:
+        """Stop the downloads and remove their temporary files."""
+        self.fetch.cancel()
+
+    def finish(self, reply: Reply) -> Any:
+        """Save every file of the complete ``reply``."""
+        return self.fetch.finish(reply)
 
 
 def _consume(events: Any, on_event: Callable[[Any], None] | None, seen: _StreamSeen | None = None) -> Any:
