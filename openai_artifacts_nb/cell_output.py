@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openai_artifacts_nb.file_views import ArtifactView
 from openai_artifacts_nb.previews import PreviewLimits
 from openai_artifacts_nb.render import ErrorLine, Notice, ReplyView, UsageLine
 from openai_artifacts_nb.session import ConversationSession, PromptResult
 from openai_artifacts_nb.streaming import ReplyStream
+
+if TYPE_CHECKING:
+    from openai_artifacts_nb.object_store import ObjectStore
 
 __all__ = ["DisplayOptions", "run_and_show", "show_notice"]
 
@@ -49,7 +52,7 @@ def run_and_show(
     *,
     client: Any,
     model: str,
-    out_dir: Path,
+    out_dir: Path | ObjectStore,
     link_base: Path,
     instructions: str | None = None,
     files: list[str] | tuple[str, ...] = (),
@@ -97,7 +100,7 @@ def run_and_show(
             _show_artifact(artifact, options)
     for failure in result.failures:
         _display(ErrorLine(failure.message))
-    folder = _relative(result.out_dir, link_base)
+    folder = result.location or _relative(result.out_dir, link_base)
     _display(
         UsageLine(
             result.model, result.usage, result.response_id, result.seconds, len(result.artifacts), folder

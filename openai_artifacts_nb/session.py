@@ -27,6 +27,8 @@ from openai_artifacts_nb.reply import TERMINAL_EVENTS, CodeRun, Reply, Usage
 if TYPE_CHECKING:
     from openai import OpenAI
 
+    from openai_artifacts_nb.object_store import ObjectStore
+
 __all__ = ["ConversationSession", "InputFile", "PromptResult", "api_error", "code_runs_of"]
 
 INCLUDE = ["code_interpreter_call.outputs"]
@@ -60,6 +62,8 @@ class PromptResult:
     out_dir: Path | None = None
     manifest_path: Path | None = None
     seconds: float = 0.0
+    #: The ``s3://…`` prefix the files were published to, for object storage.
+    location: str | None = None
     status: str = "completed"
 
     @property
@@ -120,7 +124,7 @@ class ConversationSession:
         *,
         client: OpenAI,
         model: str,
-        out_dir: Path,
+        out_dir: Path | ObjectStore,
         link_base: Path | None = None,
         instructions: str | None = None,
         files: Sequence[str | Path] = (),
@@ -192,7 +196,7 @@ class ConversationSession:
             reply,
             out_dir=out_dir,
             client=client,
-            link_base=link_base if link_base is not None else out_dir,
+            link_base=link_base if link_base is not None or not isinstance(out_dir, Path) else out_dir,
             turn_started_at=started,
             progress=progress,
             max_workers=max_workers,
@@ -213,6 +217,7 @@ class ConversationSession:
             manifest_path=saved.manifest_path,
             seconds=time.time() - started,
             status=reply.status,
+            location=saved.location,
         )
 
     def _expired_notice(self) -> str:
