@@ -415,7 +415,7 @@ client = openai.OpenAI(base_url=sys.argv[2], api_key="sk-test-memory", max_retri
 Publication(ObjectStore(sys.argv[3] + "-warm")).close()  # import and start s3fs before the zero
 before = peak_rss()
 result = fetch(reply, out_dir=sys.argv[3], client=client)
-print(json.dumps({"before": before, "after": peak_rss(), "ok": result.ok,
+print(json.dumps({"before": before, "after": peak_rss(), "ok": [f.message for f in result.failures],
                   "sha256": result.artifacts[0].sha256 if result.artifacts else None}))
 """
 
@@ -441,6 +441,7 @@ def test_a_256_mib_file_goes_to_object_storage_in_bounded_memory(
          "path": "/mnt/data/huge.bin", "source": "assistant", "created_at": 1},
     )  # fmt: skip
     replay_server.stream("/v1/containers/cntr_f/files/cfile_huge/content", size, chunks)
+    replay_server.listing("cntr_f", [])
     target = "sandbox:/mnt/data/huge.bin"
     reply_path = tmp_path / "reply.json"
     reply_path.write_text(json.dumps(_reply(f"[h]({target})", [("cfile_huge", target)])), encoding="utf-8")
@@ -450,8 +451,68 @@ def test_a_256_mib_file_goes_to_object_storage_in_bounded_memory(
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads(out.stdout.strip().splitlines()[-1])
-    assert report["ok"] and report["sha256"] == digest.hexdigest()
+    assert report["ok"] == [] and report["sha256"] == digest.hexdigest()
     rise_mib = (report["after"] - report["before"]) / 2**20
     assert rise_mib < 96, f"peak RSS rose {rise_mib:.0f} MiB for a 256 MiB file"
     head = s3_server.client().head_object(Bucket=bucket, Key="huge/huge.bin")
     assert head["ContentLength"] == size and head["Metadata"]["sha256"] == digest.hexdigest()
+
+
+@pytest.mark.kernel
+def test_the_magic_saves_to_object_storage_and_shows_files_inline(
+    ip: Any, s3_server: S3Server, bucket: str, notebook_dir: Path
+) -> None:
+    from tests.plugins.notebook import run_ok
+    from tests.test_magic import CHART_AND_TABLE
+
+    run_ok(ip, f'%config OpenAIMagics.artifacts_dir = "s3://{bucket}/nb"')
+    run = run_ok(ip, "%%openai --out result\n" + CHART_AND_TABLE)
+    result = ip.user_ns["result"]
+    objects = _objects(s3_server, bucket, "nb/")
+    assert {"nb/squares.png", "nb/squares.csv"} <= set(objects)
+    assert objects["nb/squares.csv"] == b"x,y\n1,1\n2,4\n3,9\n"
+    assert not (notebook_dir / "analysis_artifacts").exists(), "nothing is written beside the notebook"
+
+    # Shown inline from the staged copies: the chart as image/png, the table as a preview.
+    images = run.mime("image/png")
+    assert len(images) == 1
+    tables = [html for html in run.mime("text/html") if "oai-table-preview" in html]
+    assert len(tables) == 1 and "3 of 3 rows" in tables[0]
+    # A terminal shell shows one output per file: the image's text and the table's card carry the links.
+    (card,) = [html for html in run.mime("text/html") if "oai-artifact-card" in html]
+    assert f'href="{s3_server.endpoint}/{bucket}/nb/squares.csv?' in card
+    assert "link valid for 1 h" in card and f"s3://{bucket}/nb/squares.csv" in card
+    (chart,) = [text for text in run.mime("text/plain") if text.startswith("[image] squares.png")]
+    assert f"saved to s3://{bucket}/nb/squares.png · link valid for 1 h: {s3_server.endpoint}/" in chart
+    for artifact in result.artifacts:
+        with urllib.request.urlopen(artifact.relative_path) as response:
+            assert response.read() == objects[f"nb/{artifact.filename}"]
+        assert artifact.path.read_bytes() == objects[f"nb/{artifact.filename}"], "the staged copy"
+    usage = [text for text in run.mime("text/plain") if "tokens" in text]
+    assert len(usage) == 1 and f"saved to s3://{bucket}/nb" in usage[0]
+    status = run_ok(ip, "%openai status").all_text()
+    assert f"files go to s3://{bucket}/nb" in status
+    assert CANARY_SECRET not in run.all_text() + status
+
+
+def test_cards_and_the_download_control_keep_a_presigned_url_whole(tmp_path: Path) -> None:
+    from openai_artifacts_nb.file_views import ArtifactView, lifetime_text
+    from openai_artifacts_nb.links import markdown_url
+    from openai_artifacts_nb.widgets import download_link_html
+
+    url = "https://bucket.s3.amazonaws.com/run/a%20b.csv?X-Amz-Credential=AK%2F1&X-Amz-Signature=ab12"
+    path = tmp_path / "a b.csv"
+    path.write_bytes(b"x\n1\n")
+    view = ArtifactView(
+        path, url, "a b.csv", "text/csv", 4, stored_at="s3://bucket/run/a b.csv", link_lifetime=900
+    )
+    card = view.caption_html()
+    assert (
+        'href="https://bucket.s3.amazonaws.com/run/a%20b.csv?X-Amz-Credential=AK%2F1&amp;X-Amz-Signature=ab12"'
+        in card
+    )
+    assert "link valid for 15 min" in card and ">s3://bucket/run/a b.csv</a>" in card
+    assert markdown_url(url) == url
+    assert markdown_url("https://h/a (1).csv?x=1") == "https://h/a%20%281%29.csv?x=1"
+    assert url.replace("&", "&amp;") in download_link_html(url, "a b.csv")
+    assert (lifetime_text(3600), lifetime_text(86400 * 7), lifetime_text(90)) == ("1 h", "7 days", "90 s")
