@@ -403,23 +403,6 @@ def test_the_cli_fetches_into_object_storage(
     assert any(line.startswith(f"{s3_server.endpoint}/{bucket}/cli/chart.png?") for line in lines), lines
 
 
-MEMORY_CHILD = """
-import json, sys
-from pathlib import Path
-from bench.download_child import peak_rss
-from openai_artifacts_nb.fetching import fetch
-from openai_artifacts_nb.object_store import Publication, ObjectStore
-import openai
-reply = json.loads(Path(sys.argv[1]).read_text())
-client = openai.OpenAI(base_url=sys.argv[2], api_key="sk-test-memory", max_retries=0)
-Publication(ObjectStore(sys.argv[3] + "-warm")).close()  # import and start s3fs before the zero
-before = peak_rss()
-result = fetch(reply, out_dir=sys.argv[3], client=client)
-print(json.dumps({"before": before, "after": peak_rss(), "ok": [f.message for f in result.failures],
-                  "sha256": result.artifacts[0].sha256 if result.artifacts else None}))
-"""
-
-
 @pytest.mark.slow
 def test_a_256_mib_file_goes_to_object_storage_in_bounded_memory(
     tmp_path: Path, s3_server: S3Server, bucket: str, replay_server: ReplayServer
@@ -446,12 +429,13 @@ def test_a_256_mib_file_goes_to_object_storage_in_bounded_memory(
     reply_path = tmp_path / "reply.json"
     reply_path.write_text(json.dumps(_reply(f"[h]({target})", [("cfile_huge", target)])), encoding="utf-8")
     out = subprocess.run(
-        [sys.executable, "-c", MEMORY_CHILD, str(reply_path), replay_server.base_url, f"s3://{bucket}/huge"],
+        [sys.executable, "-m", "bench.object_store_big", "child", str(reply_path), replay_server.base_url,
+         f"s3://{bucket}/huge"],
         capture_output=True, text=True, timeout=280, check=False, cwd=Path(__file__).resolve().parents[1],
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads(out.stdout.strip().splitlines()[-1])
-    assert report["ok"] == [] and report["sha256"] == digest.hexdigest()
+    assert report["failures"] == [] and report["sha256"] == [digest.hexdigest()]
     rise_mib = (report["after"] - report["before"]) / 2**20
     assert rise_mib < 96, f"peak RSS rose {rise_mib:.0f} MiB for a 256 MiB file"
     head = s3_server.client().head_object(Bucket=bucket, Key="huge/huge.bin")
