@@ -47,8 +47,8 @@ __all__ = ["PART_BYTES", "PART_CONCURRENCY", "ObjectStore", "Publication", "is_o
 
 #: Size of one part of a multipart upload (S3's minimum is 5 MiB).
 PART_BYTES = 8 * 1024 * 1024
-#: Parts uploaded at once: with :data:`PART_BYTES`, at most 32 MiB of a file in memory.
-PART_CONCURRENCY = 4
+#: Parts uploaded at once: with :data:`PART_BYTES`, at most 16 MiB of a file read at a time.
+PART_CONCURRENCY = 2
 #: The user-metadata key holding an object's SHA-256 (S3: ``x-amz-meta-sha256``).
 SHA256_METADATA = "sha256"
 _SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID")
@@ -285,8 +285,20 @@ class Publication:
         return self.linked(replace(artifact, path=path, filename=path.name), candidate)
 
     def linked(self, artifact: SavedArtifact, relative: str | None = None) -> SavedArtifact:
-        """``artifact`` with its link pointing at its object (a file an earlier run published, too)."""
+        """``artifact`` with its link pointing at its object (a file an earlier run published, too).
+
+        With a kept staging folder (a notebook's), an object an earlier run published is copied there when
+        missing, so it can be previewed (a temporary staging folder gets no copy: nothing would read it).
+        """
         relative = relative or artifact.path.relative_to(self.staging).as_posix()
+        if self._temporary is None and not artifact.path.exists():
+            try:
+                artifact.path.parent.mkdir(parents=True, exist_ok=True)
+                self.fs.get_file(self.remote_path(relative), str(artifact.path))
+            except Exception:
+                artifact.path.unlink(
+                    missing_ok=True
+                )  # no preview then: the card says why; the link still works
         return replace(
             artifact,
             relative_path=self.link(relative),

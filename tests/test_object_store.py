@@ -253,6 +253,28 @@ def test_a_rerun_downloads_nothing_and_uploads_nothing(
         assert response.read() == two_files["cfile_csv"]
 
 
+def test_a_kept_staging_folder_gets_a_copy_of_what_an_earlier_run_published(
+    tmp_path: Path,
+    s3_server: S3Server,
+    bucket: str,
+    replay_server: ReplayServer,
+    replay_client: Any,
+    two_files: dict[str, bytes],
+) -> None:
+    first = ObjectStore(f"s3://{bucket}/kept", staging_dir=tmp_path / "kernel-1")
+    fetch(_reply_citing_csv(), out_dir=first, client=replay_client, turn_started_at=1_760_000_000)
+    assert (tmp_path / "kernel-1" / "chart.png").read_bytes() == two_files["cfile_png"], "kept, not removed"
+    downloads = _content_requests(replay_server)
+    s3_server.reset()
+    second = ObjectStore(f"s3://{bucket}/kept", staging_dir=tmp_path / "kernel-2")  # a restarted kernel
+    result = fetch(_reply_citing_csv(), out_dir=second, client=replay_client, turn_started_at=1_760_000_000)
+    assert len(result.skipped) == 2 and _content_requests(replay_server) == downloads
+    assert s3_server.writes() == []
+    for artifact in result.skipped:
+        assert artifact.path.parent == tmp_path / "kernel-2"
+        assert _sha(artifact.path.read_bytes()) == artifact.sha256
+
+
 def test_a_key_holding_other_bytes_is_never_overwritten(
     s3_server: S3Server, bucket: str, replay_server: ReplayServer, replay_client: Any
 ) -> None:
@@ -437,7 +459,7 @@ def test_a_256_mib_file_goes_to_object_storage_in_bounded_memory(
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report["failures"] == [] and report["sha256"] == [digest.hexdigest()]
     rise_mib = (report["after"] - report["before"]) / 2**20
-    assert rise_mib < 96, f"peak RSS rose {rise_mib:.0f} MiB for a 256 MiB file"
+    assert rise_mib < 80, f"peak RSS rose {rise_mib:.0f} MiB for a 256 MiB file"
     head = s3_server.client().head_object(Bucket=bucket, Key="huge/huge.bin")
     assert head["ContentLength"] == size and head["Metadata"]["sha256"] == digest.hexdigest()
 
