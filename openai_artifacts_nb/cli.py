@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     fetch = commands.add_parser("fetch", help="save the files of replies, containers, threads or files")
-    fetch.add_argument("ids", nargs="+", metavar="ID", help="resp_…, cntr_…, thread_… or file-… id")
+    fetch.add_argument("ids", nargs="+", metavar="ID", help="resp_…, conv_…, cntr_…, thread_… or file-… id")
     fetch.add_argument(
         "--out",
         required=True,
@@ -174,8 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def fetch_command(ids: Sequence[str], *, out: str, base_url: str | None) -> int:
     """Run ``openai-artifacts fetch``: save the files of each id into ``out``; return the exit status.
 
-    For a reply or a thread, ``out/<id>.md`` gets the text with rewritten links. Each failure is one line on
-    stderr; the status is 0 only when everything was saved.
+    For a reply, a conversation or a thread, ``out/<id>.md`` gets the text with rewritten links. Each failure
+    is one line on stderr; the status is 0 only when everything was saved.
     """
     from openai_artifacts_nb.client import make_client
     from openai_artifacts_nb.fetching import fetch
@@ -192,7 +192,7 @@ def fetch_command(ids: Sequence[str], *, out: str, base_url: str | None) -> int:
             continue
         for artifact in result.artifacts:
             sys.stdout.write(f"{artifact.relative_path}\t{artifact.size}\t{artifact.mime_type}\n")
-        if result.source_kind in ("response", "thread") and result.text:
+        if result.source_kind in ("response", "conversation", "thread") and result.text:
             text_name = safe_filename(f"{identifier.strip()}.md")
             if result.location is not None:  # object storage: the text goes beside the files
                 from openai_artifacts_nb.object_store import write_text

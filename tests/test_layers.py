@@ -34,6 +34,7 @@ CORE = [
     "object_store",
     "reply",
     "session",
+    "tools",
 ]
 RENDERING = [
     "file_views",
@@ -45,7 +46,7 @@ RENDERING = [
     "preview_xlsx",
     "render",
 ]
-NOTEBOOK_SIDE = {"magic", "widgets", "cell_output", "streaming"}
+NOTEBOOK_SIDE = {"magic", "widgets", "cell_output", "streaming", "display_hook"}
 LOCAL = sorted(f"local.{path.stem}" for path in (PACKAGE / "local").glob("*.py") if path.stem != "__init__")
 
 
