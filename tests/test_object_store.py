@@ -522,3 +522,26 @@ def test_cards_and_the_download_control_keep_a_presigned_url_whole(tmp_path: Pat
     assert markdown_url("https://h/a (1).csv?x=1") == "https://h/a%20%281%29.csv?x=1"
     assert url.replace("&", "&amp;") in download_link_html(url, "a b.csv")
     assert (lifetime_text(3600), lifetime_text(86400 * 7), lifetime_text(90)) == ("1 h", "7 days", "90 s")
+
+
+@pytest.mark.kernel
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_the_display_hook_saves_a_plain_sdk_reply_to_object_storage(
+    ip: Any, s3_server: S3Server, bucket: str, notebook_dir: Path
+) -> None:
+    from tests.plugins.notebook import run_ok
+    from tests.test_display_hook import CODE, SETUP, TABLE
+
+    ip.user_ns.update(TABLE=TABLE, CODE=CODE)
+    run_ok(ip, SETUP)
+    run_ok(ip, f'%config OpenAIMagics.artifacts_dir = "s3://{bucket}/hook"')
+    run = run_ok(ip, "client.responses.create(model='gpt-5', input=TABLE, tools=[CODE], include=INCLUDE)")
+    objects = _objects(s3_server, bucket, "hook/")
+    assert objects["hook/squares.csv"] == b"x,y\n1,1\n2,4\n3,9\n"
+    (reply,) = [html for html in run.mime("text/html") if "oai-reply" in html]
+    assert f'href="{s3_server.endpoint}/{bucket}/hook/squares.csv?' in reply
+    tables = [html for html in run.mime("text/html") if "oai-table-preview" in html]
+    assert len(tables) == 1 and "3 of 3 rows" in tables[0] and "link valid for 1 h" in tables[0]
+    (usage,) = [text for text in run.mime("text/plain") if "tokens" in text]
+    assert f"1 file saved to s3://{bucket}/hook" in usage
+    assert not (notebook_dir / "analysis_artifacts").exists()
