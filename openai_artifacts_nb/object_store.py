@@ -8,7 +8,8 @@
   most :data:`PART_CONCURRENCY` at a time (s3fs's own defaults, 50 MiB x 10, would hold 500 MiB).
 - **Nothing visible under its final key until it is whole.** A file is uploaded only once it is complete on
   disk, and S3 makes an object visible only when its ``PutObject`` or ``CompleteMultipartUpload`` ends;
-  a failed multipart upload is aborted, leaving no object.
+  a failed multipart upload is aborted, leaving no object. An interrupt mid-upload leaves at most an
+  unfinished multipart upload, never visible (a bucket's ``AbortIncompleteMultipartUpload`` rule reclaims it).
 - **Never overwrites a different file.** A key that holds other bytes makes the file ``name (1).ext``, as
   on disk; a key that holds the same bytes (same size and ``sha256`` metadata) is not uploaded again.
 - **Re-runs skip what is there.** The remote manifest is read first; a file it lists whose object is still
