@@ -70,7 +70,9 @@ def is_object_url(value: object) -> bool:
     if not isinstance(value, str):
         return False
     scheme, sep, rest = value.strip().partition("://")
-    return bool(sep and rest) and scheme.isascii() and scheme.isalnum() and scheme.lower() != "file"
+    # A one-letter scheme is a Windows drive (``C://x``), not a store.
+    plain = scheme.isascii() and scheme.isalnum() and len(scheme) > 1
+    return bool(sep and rest) and plain and scheme.lower() != "file"
 
 
 @dataclass(frozen=True)

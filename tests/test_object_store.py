@@ -399,7 +399,7 @@ def test_secrets_never_reach_a_message_or_a_repr(
 def test_object_urls_are_told_from_folders() -> None:
     assert is_object_url("s3://bucket/prefix") and is_object_url(" gs://b ")
     assert not is_object_url("/tmp/s3:/x") and not is_object_url("file:///tmp") and not is_object_url("s3://")
-    assert not is_object_url(Path("s3://bucket"))
+    assert not is_object_url(Path("s3://bucket")) and not is_object_url("C://Users/ada")
 
 
 def test_the_cli_fetches_into_object_storage(
