@@ -9,10 +9,13 @@ saved, and a usage line. In a terminal (``live=False``) everything is plain text
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from openai_artifacts_nb.errors import ApiError
 from openai_artifacts_nb.file_views import ArtifactView
 from openai_artifacts_nb.previews import PreviewLimits
 from openai_artifacts_nb.render import ErrorLine, Notice, ReplyView, UsageLine
@@ -20,9 +23,10 @@ from openai_artifacts_nb.session import ConversationSession, PromptResult
 from openai_artifacts_nb.streaming import ReplyStream
 
 if TYPE_CHECKING:
+    from openai_artifacts_nb.fetching import FetchResult
     from openai_artifacts_nb.object_store import ObjectStore
 
-__all__ = ["DisplayOptions", "run_and_show", "show_fetched", "show_notice"]
+__all__ = ["DisplayOptions", "run_and_show", "show_events", "show_fetched", "show_notice"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ def run_and_show(
             view.note("saving the files…")
 
     progress, progress_handle = _progress_bars(options)
+    slots = _FileSlots(options)
     try:
         result = session.run(
             prompt,
@@ -89,10 +94,12 @@ def run_and_show(
             progress=progress,
             tools=tools,
             conversation_state=conversation_state,
+            on_file=slots.early if options.live and not options.quiet else None,
         )
     except BaseException:
         # The error itself is shown once, by the caller; the stream keeps what arrived, without "waiting".
         view.abandon(_Empty())
+        slots.clear()
         raise
     finally:
         if progress_handle is not None:
@@ -100,8 +107,7 @@ def run_and_show(
             progress.close()
     view.finish(ReplyView(result.text, result.code_runs))
     if not options.quiet:
-        for artifact in result.artifacts:
-            _show_artifact(artifact, options)
+        slots.final(result.artifacts)
     for failure in result.failures:
         _display(ErrorLine(failure.message))
     folder = result.location or _relative(result.out_dir, link_base)
@@ -140,6 +146,100 @@ def show_fetched(
     )
 
 
+def show_events(
+    events: Iterable[Any],
+    *,
+    out_dir: Path | ObjectStore,
+    link_base: Path,
+    client: Any = None,
+    options: DisplayOptions | None = None,
+) -> FetchResult:
+    """Show a live stream of Responses events (the SDK's ``Stream``) as :func:`run_and_show` shows a turn.
+
+    Each file is saved as soon as the reply names it and shown while the text streams; at the end the
+    reply with working links, each file once in the reply's order, the failures and the usage line. For a
+    display hook handed a stream. An interrupt or a failed reply cancels the downloads.
+    """
+    from openai_artifacts_nb.live_fetch import LiveFetch, close_stream
+
+    options = options or DisplayOptions()
+    started = time.time()
+    view = ReplyStream(live=options.live)
+    view.start()
+    progress, progress_handle = _progress_bars(options)
+    slots = _FileSlots(options)
+    live: LiveFetch | _FetchAfter
+    if isinstance(out_dir, Path):
+        live = LiveFetch(out_dir=out_dir, client=client, link_base=link_base, progress=progress)
+    else:
+        live = _FetchAfter(out_dir=out_dir, client=client, progress=progress)
+    try:
+        for event in events:
+            live.feed(event)
+            view.handle(event)
+            if view.reply.status == "completed":
+                view.note("saving the files…")
+            if options.live and not options.quiet:
+                for artifact in live.ready():
+                    slots.early(artifact)
+        reply = live.reply.build()
+        if reply.status == "failed":
+            raise ApiError(
+                f"The response failed: {reply.error or 'the model could not finish'}",
+                hint="Run the cell again, or change the prompt.",
+            )
+        result = live.finish(reply)
+    except BaseException:
+        live.cancel()
+        close_stream(events)
+        view.abandon(_Empty())
+        slots.clear()
+        raise
+    finally:
+        if progress_handle is not None:
+            progress_handle.update(_Empty())
+            progress.close()
+    view.finish(ReplyView(result.text, reply.code_runs))
+    if not options.quiet:
+        slots.final(result.artifacts)
+    for failure in result.failures:
+        _display(ErrorLine(failure.message))
+    folder = result.location or _relative(result.out_dir, link_base)
+    seconds = time.time() - started
+    _display(
+        UsageLine(reply.model or "", reply.usage, reply.id or "", seconds, len(result.artifacts), folder)
+    )
+    return result
+
+
+class _FetchAfter:
+    """For object storage: the stream is read as :class:`LiveFetch` reads it, but its files are fetched and
+    published once the reply is whole (``LiveFetch`` saves into a local folder as events arrive)."""
+
+    def __init__(self, *, out_dir: ObjectStore, client: Any, progress: Any) -> None:
+        from openai_artifacts_nb.reply import ReplyBuilder
+
+        self.reply = ReplyBuilder()
+        self._options = {"out_dir": out_dir, "client": client, "progress": progress}
+
+    def feed(self, event: Any) -> None:
+        """Read one event."""
+        self.reply.feed(event)
+
+    def ready(self) -> list[Any]:
+        """No file is ready before the reply is whole."""
+        return []
+
+    def finish(self, reply: Any) -> FetchResult:
+        """Fetch the finished reply's files into object storage."""
+        from openai_artifacts_nb.fetching import fetch
+
+        return fetch(reply, **self._options)
+
+    def cancel(self) -> None:
+        """Nothing was started."""
+
+
 class _Empty:
     """Nothing to show: what the progress bars' output becomes once the files are saved."""
 
@@ -147,15 +247,69 @@ class _Empty:
         return {"text/plain": ""}
 
 
+class _FileSlots:
+    """Where the files show: a place per file, made as each is saved while the text streams, and filled
+    with the files' final views in the reply's order at the end, so nothing jumps and nothing repeats.
+
+    A place is :data:`SLOT_SIZE` outputs (an image, its card, its button); what a file does not use stays
+    empty.
+    """
+
+    SLOT_SIZE = 3
+
+    def __init__(self, options: DisplayOptions) -> None:
+        self._options = options
+        self._slots: list[list[Any]] = []
+        self._shown: set[tuple[str | None, str | None]] = set()
+
+    def early(self, artifact: Any) -> None:
+        """Show ``artifact`` (provisional, still in its temporary file) in a new place, at once."""
+        key = (artifact.container_id, artifact.file_id)
+        if key in self._shown:
+            return
+        self._shown.add(key)
+        first = ArtifactView.from_saved(artifact, limits=self._options.limits).displays()[0]
+        parts = [first] + [_Empty()] * (self.SLOT_SIZE - 1)
+        self._slots.append([_display(part, display_id=True) for part in parts])
+
+    def final(self, artifacts: list[Any]) -> None:
+        """Show each saved file once, in order: in the places made early, then after them."""
+        for index, artifact in enumerate(artifacts):
+            if index >= len(self._slots):
+                _show_artifact(artifact, self._options)
+                continue
+            parts = _artifact_parts(artifact, self._options)
+            handles = self._slots[index]
+            parts += [_Empty()] * (len(handles) - len(parts))
+            for handle, part in zip(handles, parts, strict=True):
+                handle.update(part)
+        self._clear(self._slots[len(artifacts) :])
+
+    def clear(self) -> None:
+        """The turn failed: empty every place made early (its file is not kept)."""
+        self._clear(self._slots)
+
+    @staticmethod
+    def _clear(slots: list[list[Any]]) -> None:
+        for handles in slots:
+            for handle in handles:
+                handle.update(_Empty())
+
+
 def _show_artifact(artifact: Any, options: DisplayOptions) -> None:
-    parts = ArtifactView.from_saved(artifact, limits=options.limits).displays()
-    # A terminal prints each output's text: the preview's already says where the file is, so one is enough.
-    for part in parts if options.live else parts[:1]:
+    for part in _artifact_parts(artifact, options):
         _display(part)
+
+
+def _artifact_parts(artifact: Any, options: DisplayOptions) -> list[Any]:
+    """What one saved file shows: its preview (an image also its card), then its download button."""
+    parts: list[Any] = list(ArtifactView.from_saved(artifact, limits=options.limits).displays())
+    # A terminal prints each output's text: the preview's already says where the file is, so one is enough.
+    parts = parts if options.live else parts[:1]
     if options.live and options.buttons:
         from openai_artifacts_nb.widgets import ArtifactDownload
 
-        _display(
+        parts.append(
             ArtifactDownload(
                 artifact.path,
                 filename=artifact.filename,
@@ -163,6 +317,7 @@ def _show_artifact(artifact: Any, options: DisplayOptions) -> None:
                 href=artifact.relative_path,
             )
         )
+    return parts
 
 
 def _progress_bars(options: DisplayOptions) -> tuple[Any, Any]:

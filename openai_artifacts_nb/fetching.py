@@ -22,7 +22,9 @@ saved is one file), *place* and record, *rewrite* the links.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -217,12 +219,19 @@ class _Saver:
         self.manifest = manifest
         self.link_base = link_base
         self.source_id = source_id
+        self._folder_link = _relative_to(folder.directory, link_base)
+
+    def _link(self, path: Path) -> str:
+        # Most files lie right in the folder: its relative path is worked out once, not per file.
+        if path.parent == self.folder.directory and "://" not in self._folder_link:
+            return path.name if self._folder_link == "." else f"{self._folder_link}/{path.name}"
+        return _relative_to(path, self.link_base)
 
     def saved(self, ref: ArtifactRef, path: Path, mime: str, size: int, sha256: str) -> SavedArtifact:
         """Describe ``ref`` saved at ``path``."""
         return SavedArtifact(
             path=path,
-            relative_path=_relative_to(path, self.link_base),
+            relative_path=self._link(path),
             filename=path.name,
             mime_type=mime,
             size=size,
@@ -276,6 +285,8 @@ def fetch(
 
     ``source`` is a :class:`~openai_artifacts_nb.reply.Reply`, an SDK ``Response``, its JSON (text or dict),
     a list of streamed events, Assistants messages, or a ``resp_…``/``cntr_…``/``thread_…``/``file-…`` id.
+    A live event iterator (the SDK's ``Stream``, a generator) is read as it arrives: each file starts
+    downloading as soon as an event names it (:mod:`~openai_artifacts_nb.live_fetch`).
     ``client`` defaults to one built from the SDK's environment variables, and is only needed when something
     must be asked of the API. Links in the text are made relative to ``link_base`` (default ``out_dir``).
     For a reply, uncited files with ``source: "assistant"`` created since ``turn_started_at`` (default: the
@@ -292,12 +303,13 @@ def fetch(
     :class:`~openai_artifacts_nb.errors.ApiError` when an id cannot be looked up.
 
     ``out_dir`` may be object storage, ``s3://bucket/prefix`` (reached with fsspec ``storage_options``) or an
-    :class:`~openai_artifacts_nb.object_store.ObjectStore`: see :mod:`~openai_artifacts_nb.object_store`.
+    :class:`~openai_artifacts_nb.object_store.ObjectStore`: see :mod:`~openai_artifacts_nb.object_store`
+    (a live stream is then read to its end first, and its files fetched after).
     """
     if isinstance(out_dir, ObjectStore) or (isinstance(out_dir, str) and is_object_url(out_dir)):
         with Publication(ObjectStore.coerce(out_dir, storage_options)) as opened:
             return fetch(
-                source,
+                list(source) if _is_live(source) else source,
                 out_dir=opened,
                 client=client,
                 turn_started_at=turn_started_at,
@@ -308,22 +320,80 @@ def fetch(
     if isinstance(out_dir, Publication):  # called back by the branch above: stage, then publish
         publication, out_dir = out_dir, out_dir.staging
         link_base = out_dir
+    if _is_live(source):
+        from openai_artifacts_nb.live_fetch import fetch_events
+
+        return fetch_events(
+            source,
+            out_dir=out_dir,
+            client=client,
+            link_base=link_base,
+            turn_started_at=turn_started_at,
+            progress=progress,
+            max_workers=max_workers,
+        )
+    folder = _folder(out_dir)
+    base = Path(link_base).resolve() if link_base is not None else folder.directory
+    collection, api = _collect(source, client)
+    downloader = Downloader(api, max_workers=max_workers, progress=progress)
+    since = turn_started_at if turn_started_at is not None else collection.created_at
+    return _settle(
+        collection,
+        folder,
+        base,
+        downloader,
+        api=api,
+        since=since,
+        max_workers=max_workers,
+        publication=publication,
+    )
+
+
+def _is_live(source: Any) -> bool:
+    """A live event iterator (an SDK ``Stream``, a generator): read as it arrives, not collected first."""
+    return isinstance(source, Iterator) and not isinstance(source, (str, bytes, dict, list, tuple))
+
+
+def _folder(out_dir: str | os.PathLike[str]) -> ArtifactFolder:
     try:
-        folder = ArtifactFolder(out_dir)
+        return ArtifactFolder(out_dir)
     except OSError as error:
         raise ConfigurationError(
             f"cannot use {os.fspath(out_dir)!r} as the output folder: {error.strerror or error}"
         ) from None
-    base = Path(link_base).resolve() if link_base is not None else folder.directory
-    manifest = publication.manifest() if publication is not None else Manifest(folder.directory)
-    collection, api = _collect(source, client)
-    results = _Results(_Saver(folder, manifest, base, collection.source_id))
-    downloader = Downloader(api, max_workers=max_workers, progress=progress)
-    listing = api if collection.source_kind == "response" and collection.container_ids else None
-    since = turn_started_at if turn_started_at is not None else collection.created_at
 
+
+def _settle(
+    collection: Collection,
+    folder: ArtifactFolder,
+    base: Path,
+    downloader: Downloader,
+    *,
+    api: OpenAI | None,
+    since: float | None,
+    max_workers: int,
+    early: _Early | None = None,
+    publication: Publication | None = None,
+) -> FetchResult:
+    """Plan, download, merge twins, place, record and rewrite: every step after *collect*.
+
+    ``early`` holds what a live fetch already started while the reply streamed (its pool, its downloads
+    by key and its container listings); those are reused, not asked again. With a ``publication``, the
+    folder is its staging folder: the plan reads the remote manifest, and each placed file is uploaded
+    (the manifest last) before the links are rewritten to the objects.
+    """
+    manifest = publication.manifest() if publication is not None else Manifest(folder.directory)
+    results = _Results(_Saver(folder, manifest, base, collection.source_id))
+    listing = api if collection.source_kind == "response" and collection.container_ids else None
     fetched, listing_failures = _download(
-        collection, results, downloader, folder, listing=listing, since=since, max_workers=max_workers
+        collection,
+        results,
+        downloader,
+        folder,
+        listing=listing,
+        since=since,
+        max_workers=max_workers,
+        early=early,
     )
     # Inline images come last so that one equal to a downloaded file merges into it.
     for item in sorted(fetched, key=lambda item: item.ref.store == "inline"):
@@ -360,6 +430,19 @@ class _Fetched:
 _Task = Future[tuple[Download | DownloadError, "_Sniffed | None"]]
 
 
+@dataclass
+class _Early:
+    """What a live fetch started before the reply was complete: reused by :func:`_download`.
+
+    ``started`` maps keys to download tasks on ``pool``; ``listings`` maps container ids to listing tasks
+    whose refs already carry the listing's meaning for the final collection (see ``live_fetch``).
+    """
+
+    pool: ThreadPoolExecutor
+    started: dict[tuple[str, str], _Task] = field(default_factory=dict)
+    listings: dict[str, Future[list[ArtifactRef]]] = field(default_factory=dict)
+
+
 def _download(
     collection: Collection,
     results: _Results,
@@ -369,13 +452,15 @@ def _download(
     listing: OpenAI | None,
     since: float | None,
     max_workers: int,
+    early: _Early | None = None,
 ) -> tuple[list[_Fetched], list[ArtifactFailure]]:
     """Plan, list and download on one pool; return the downloads in the collection's order.
 
     The cited files start at once (a nameless citation waits for the listing, which names it, rather than
-    cost a request); the listings run beside them and only this thread adds what they found.
+    cost a request); the listings run beside them and only this thread adds what they found. With
+    ``early`` (a live fetch), its pool, downloads and listings are used and the pool is left running.
     """
-    started: dict[tuple[str, str], _Task] = {}
+    started: dict[tuple[str, str], _Task] = dict(early.started) if early is not None else {}
 
     def start(pool: ThreadPoolExecutor, *, early: bool) -> None:
         for ref in collection.artifacts:
@@ -385,11 +470,19 @@ def _download(
                 started[ref.key] = pool.submit(_download_and_sniff, downloader, ref, folder)
 
     failures: list[ArtifactFailure] = []
-    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="artifact-download") as pool:
+    owned = (
+        ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="artifact-download")
+        if early is None
+        else contextlib.nullcontext(early.pool)
+    )
+    with owned as pool:
         listings: dict[str, Future[list[ArtifactRef]]] = {}
         if listing is not None:
             known = set(collection.refs)
             for container_id in collection.container_ids:
+                if early is not None and container_id in early.listings:
+                    listings[container_id] = early.listings[container_id]
+                    continue
                 listings[container_id] = pool.submit(
                     list_container, listing, container_id, since=since, known=known
                 )
