@@ -526,7 +526,7 @@ def test_cards_and_the_download_control_keep_a_presigned_url_whole(tmp_path: Pat
 
 @pytest.mark.kernel
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_the_display_hook_saves_a_plain_sdk_reply_to_object_storage(
+def test_the_display_hook_saves_a_plain_sdk_reply_and_a_live_stream_to_object_storage(
     ip: Any, s3_server: S3Server, bucket: str, notebook_dir: Path
 ) -> None:
     from tests.plugins.notebook import run_ok
@@ -544,4 +544,19 @@ def test_the_display_hook_saves_a_plain_sdk_reply_to_object_storage(
     assert len(tables) == 1 and "3 of 3 rows" in tables[0] and "link valid for 1 h" in tables[0]
     (usage,) = [text for text in run.mime("text/plain") if "tokens" in text]
     assert f"1 file saved to s3://{bucket}/hook" in usage
+
+    # A stream displayed while it runs: shown live, its files published once the reply is whole.
+    run_ok(ip, f'%config OpenAIMagics.artifacts_dir = "s3://{bucket}/live"')
+    run_ok(
+        ip,
+        "manager = client.responses.stream(model='m', input=TABLE, tools=[CODE], include=INCLUDE)\n"
+        "stream = manager.__enter__()\n",
+    )
+    run = run_ok(ip, "stream")
+    run_ok(ip, "manager.__exit__(None, None, None)")
+    assert _objects(s3_server, bucket, "live/")["live/squares.csv"] == b"x,y\n1,1\n2,4\n3,9\n"
+    (reply,) = [html for html in run.mime("text/html") if "oai-reply" in html]
+    assert f'href="{s3_server.endpoint}/{bucket}/live/squares.csv?' in reply
+    (usage,) = [text for text in run.mime("text/plain") if "tokens" in text]
+    assert f"1 file saved to s3://{bucket}/live" in usage
     assert not (notebook_dir / "analysis_artifacts").exists()
