@@ -67,7 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="resp_…, conv_…, cntr_…, thread_… or file-… id, or a saved Response JSON file",
     )
-    fetch.add_argument("--out", required=True, help="folder to save into (created if missing)")
+    fetch.add_argument(
+        "--out",
+        required=True,
+        help="folder to save into (created if missing), or object storage: s3://bucket/prefix "
+        "(the [s3] extra; credentials from AWS_* variables)",
+    )
     fetch.add_argument("--base-url", default=None, help="API base URL (default: $OPENAI_BASE_URL or OpenAI)")
 
     run = commands.add_parser("run", help="execute a notebook headless with the extension")
@@ -211,7 +216,7 @@ def fetch_command(ids: Sequence[str], *, out: str, base_url: str | None) -> int:
     except ConfigurationError:
         raise ConfigurationError(CLI_MISSING_CREDENTIALS) from None
     folder = Path(out)
-    made_folder = not folder.exists()
+    made_folder = "://" not in out and not folder.exists()  # object storage has no folder to remove
     status = 0
     try:
         for name, source in sources:
@@ -239,9 +244,14 @@ def _fetch_one(name: str, source: str, *, client: Any, out: str) -> int:
     for artifact in result.artifacts:
         sys.stdout.write(f"{artifact.relative_path}\t{artifact.size}\t{artifact.mime_type}\n")
     if result.source_kind in ("response", "conversation", "thread") and result.text:
-        text_path = result.out_dir / safe_filename(f"{name}.md")
-        text_path.write_text(result.text + "\n", encoding="utf-8")
-        sys.stdout.write(f"{text_path.name}\ttext with rewritten links\n")
+        text_name = safe_filename(f"{name}.md")
+        if result.location is not None:  # object storage: the text goes beside the files
+            from openai_artifacts_nb.object_store import write_text
+
+            write_text(result.location, text_name, result.text + "\n")
+        else:
+            (result.out_dir / text_name).write_text(result.text + "\n", encoding="utf-8")
+        sys.stdout.write(f"{text_name}\ttext with rewritten links\n")
     for failure in result.failures:
         sys.stderr.write(f"openai-artifacts: {failure.message}\n")
         status = 1

@@ -27,6 +27,7 @@ from openai_artifacts_nb.reply import TERMINAL_EVENTS, CodeRun, Reply, Usage
 if TYPE_CHECKING:
     from openai import OpenAI
 
+    from openai_artifacts_nb.object_store import ObjectStore
     from openai_artifacts_nb.tools import ToolOptions
 
 __all__ = ["ConversationSession", "InputFile", "PromptResult", "TurnInterrupted", "api_error", "code_runs_of"]
@@ -62,6 +63,8 @@ class PromptResult:
     out_dir: Path | None = None
     manifest_path: Path | None = None
     seconds: float = 0.0
+    #: The ``s3://…`` prefix the files were published to, for object storage.
+    location: str | None = None
     status: str = "completed"
 
     @property
@@ -159,7 +162,7 @@ class ConversationSession:
         *,
         client: OpenAI,
         model: str,
-        out_dir: Path,
+        out_dir: Path | ObjectStore,
         link_base: Path | None = None,
         instructions: str | None = None,
         files: Sequence[str | Path] = (),
@@ -213,14 +216,15 @@ class ConversationSession:
         fetch_options: dict[str, Any] = {
             "out_dir": out_dir,
             "client": client,
-            "link_base": link_base if link_base is not None else out_dir,
+            "link_base": link_base if link_base is not None or not isinstance(out_dir, Path) else out_dir,
             "turn_started_at": started,
             "progress": progress,
             "max_workers": max_workers,
             "earlier": earlier,
             "figure_label": label or f"turn-{self.turns + 1}",
         }
-        live = _LiveTurn(fetch_options, on_event, on_file) if stream else None
+        # Object storage publishes once the reply is whole: its files are fetched after the stream.
+        live = _LiveTurn(fetch_options, on_event, on_file) if stream and isinstance(out_dir, Path) else None
 
         seen = _StreamSeen()
 
@@ -306,6 +310,7 @@ class ConversationSession:
             manifest_path=saved.manifest_path,
             seconds=time.time() - started,
             status=reply.status,
+            location=saved.location,
         )
 
     def _expired_notice(self) -> str:
