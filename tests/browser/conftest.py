@@ -45,14 +45,16 @@ def chromium_executable() -> Path:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an asyncio loop running in the main thread while
+# it lives, and the tests after the browser tests (an IPython cell with top-level await) need that thread free.
+@pytest.fixture(scope="package")
 def playwright_driver(chromium_executable: Path) -> Iterator[Playwright]:
-    """The Playwright driver for the session."""
+    """The Playwright driver for the browser tests."""
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_driver: Playwright, chromium_executable: Path) -> Iterator[Browser]:
     """Headless Chromium; Playwright gives it a fresh, empty profile folder on every launch."""
     browser = playwright_driver.chromium.launch(
