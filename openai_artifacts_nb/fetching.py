@@ -153,7 +153,9 @@ def _collect(source: Any, client: OpenAI | None) -> tuple[Collection, OpenAI | N
         except openai.APIError as error:
             raise _api_error(error, source.strip(), client) from None
     collection = collect(source)
-    needs_api = bool(collection.container_ids) or any(ref.store != "inline" for ref in collection.artifacts)
+    needs_api = bool(collection.container_ids) or any(
+        ref.store != "inline" and ref.problem is None for ref in collection.artifacts
+    )
     return collection, (_client(client) if needs_api else client)
 
 
@@ -344,7 +346,12 @@ def _download(
 
     def start(pool: ThreadPoolExecutor, *, early: bool) -> None:
         for ref in collection.artifacts:
-            if ref.key in started or ref.key in results.by_key or results.reuse(ref):
+            if ref.key in started or ref.key in results.by_key:
+                continue
+            if ref.problem is not None:
+                results.malformed(ref)
+                continue
+            if results.reuse(ref):
                 continue
             if not (early and ref.store == "container" and ref.filename is None):
                 started[ref.key] = pool.submit(_download_and_sniff, downloader, ref, folder)
@@ -508,11 +515,18 @@ class _Results:
         self.by_key[ref.key] = artifact
         self._by_sha.setdefault(artifact.sha256, ref.key)
 
+    def malformed(self, ref: ArtifactRef) -> None:
+        """Settle a reference the reply got wrong (a bad id or field): one failure line, no request."""
+        self._fail(ref, DownloadError(f"{ref.display_name}: {ref.problem}; it cannot be fetched"))
+
     def manifest_entries(self) -> list[ManifestEntry]:
         """One manifest entry per file on disk (a reused one keeps the time it was first saved)."""
         return [self.saver.entry(item, self._saved_at.get(id(item))) for item in self.artifacts]
 
     def _fail(self, ref: ArtifactRef, error: DownloadError) -> None:
+        if ref.problem is not None:  # its "ids" are a digest, not the API's: show none
+            self.by_key[ref.key] = ArtifactFailure(ref.display_name, None, None, error, str(error))
+            return
         self.by_key[ref.key] = ArtifactFailure(
             ref.display_name, ref.container_id, ref.file_id, error, str(error)
         )
@@ -527,7 +541,8 @@ def _rewrite(collection: Collection, outcomes: dict[tuple[str, str], SavedArtifa
         if isinstance(outcome, SavedArtifact):
             target = LinkTarget(filename=outcome.filename, relative_path=outcome.relative_path)
         else:
-            target = LinkTarget(filename=outcome.filename, problem=_short_problem(outcome.error))
+            problem = "the reply named it wrongly" if ref.problem else _short_problem(outcome.error)
+            target = LinkTarget(filename=outcome.filename, problem=problem)
         targets[key] = target
         names = [name for name in (ref.filename, ref.display_name) if name]
         table.add(target, sandbox_path=ref.sandbox_path, names=names)
