@@ -169,28 +169,42 @@ def main(argv: Sequence[str] | None = None) -> int:
 def fetch_command(ids: Sequence[str], *, out: str, base_url: str | None) -> int:
     """Run ``openai-artifacts fetch``: save the files of each id into ``out``; return the exit status.
 
-    For a reply or a thread, ``out/<id>.md`` gets the text with rewritten links. Each failure is one line on
-    stderr; the status is 0 only when everything was saved.
+    For a reply or a thread, ``out/.openai-artifacts/<id>.md`` gets the text with rewritten links. Each
+    failure is one line on stderr; the status is 0 only when everything was saved.
     """
+    from pathlib import Path, PurePosixPath
+
     from openai_artifacts_nb.client import make_client
     from openai_artifacts_nb.fetching import fetch
+    from openai_artifacts_nb.manifest import TOOL_DIR, write_atomically
     from openai_artifacts_nb.naming import safe_filename
 
     client = make_client(base_url=base_url)
     status = 0
     for identifier in ids:
         try:
-            result = fetch(identifier, out_dir=out, client=client)
+            # Links are written for the text file, which lives in the tool's folder beside the manifest.
+            result = fetch(identifier, out_dir=out, client=client, link_base=Path(out) / TOOL_DIR)
         except ArtifactsError as error:
             sys.stderr.write(f"openai-artifacts: {identifier}: {error}\n")
             status = 1
             continue
         for artifact in result.artifacts:
-            sys.stdout.write(f"{artifact.relative_path}\t{artifact.size}\t{artifact.mime_type}\n")
+            shown = PurePosixPath(artifact.path.relative_to(result.out_dir))
+            sys.stdout.write(f"{shown}\t{artifact.size}\t{artifact.mime_type}\n")
         if result.source_kind in ("response", "thread") and result.text:
-            text_path = result.out_dir / safe_filename(f"{identifier.strip()}.md")
-            text_path.write_text(result.text + "\n", encoding="utf-8")
-            sys.stdout.write(f"{text_path.name}\ttext with rewritten links\n")
+            # In the tool's folder, beside the manifest: a file the model names ``<id>.md`` keeps its bytes.
+            text_path = result.manifest_path.parent / safe_filename(f"{identifier.strip()}.md")
+            try:
+                text_path.parent.mkdir(exist_ok=True)
+                write_atomically(text_path, (result.text + "\n").encode("utf-8"))
+            except OSError as error:
+                sys.stderr.write(f"openai-artifacts: {text_path} could not be written: {error.strerror}\n")
+                status = 1
+            else:
+                sys.stdout.write(f"{PurePosixPath(TOOL_DIR, text_path.name)}\ttext with rewritten links\n")
+        for note in result.notes:
+            sys.stderr.write(f"openai-artifacts: {note}\n")
         for failure in result.failures:
             sys.stderr.write(f"openai-artifacts: {failure.message}\n")
             status = 1

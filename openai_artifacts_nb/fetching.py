@@ -7,7 +7,7 @@ This module only orchestrates the engine's parts, each usable on its own:
 2. :mod:`~openai_artifacts_nb.download` streams them to temporary files, in parallel;
 3. :mod:`~openai_artifacts_nb.filetypes` and :mod:`~openai_artifacts_nb.naming` give each a safe, real name
    and place it atomically in the output folder;
-4. :mod:`~openai_artifacts_nb.manifest` records them in ``manifest.json``;
+4. :mod:`~openai_artifacts_nb.manifest` records them in ``.openai-artifacts/manifest.json``;
 5. :mod:`~openai_artifacts_nb.links` rewrites the ``sandbox:`` links.
 
 :func:`fetch` reads as its steps: *collect*, *plan* (files an earlier run saved intact are reused, so
@@ -98,6 +98,8 @@ class FetchResult:
     manifest_path: Path
     source_kind: str = "response"
     skipped: list[SavedArtifact] = field(default_factory=list)
+    #: One line per thing worth telling that is not a failed file (a corrupt manifest kept aside).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -301,11 +303,12 @@ def fetch(
     for item in sorted(fetched, key=lambda item: item.ref.store == "inline"):
         if not results.merge_twin(item):
             results.place(item)
-    manifest.update(results.manifest_entries())
+    manifest_failures = _record(manifest, results.manifest_entries())
 
     return FetchResult(
         artifacts=results.artifacts,
-        failures=listing_failures + results.failures,
+        failures=listing_failures + results.failures + manifest_failures,
+        notes=list(manifest.notes),
         text=_rewrite(collection, results.by_key),
         source_id=collection.source_id,
         out_dir=folder.directory,
@@ -313,6 +316,18 @@ def fetch(
         source_kind=collection.source_kind,
         skipped=list(results.skipped),
     )
+
+
+def _record(manifest: Manifest, entries: list[ManifestEntry]) -> list[ArtifactFailure]:
+    """Write the manifest; a disk that refuses it (full, read-only) is one failure line, the files stay."""
+    try:
+        manifest.update(entries)
+    except OSError as error:
+        problem = DownloadError(
+            f"the manifest {manifest.path} could not be written: {error.strerror or error}"
+        )
+        return [ArtifactFailure("(manifest)", None, None, problem, str(problem))]
+    return []
 
 
 @dataclass(frozen=True)

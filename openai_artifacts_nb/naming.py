@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import re
+import stat
 import threading
 import unicodedata
 from pathlib import Path, PurePosixPath
@@ -109,7 +110,8 @@ def numbered_name(name: str, number: int) -> str:
 def sha256_of_file(path: Path, *, chunk_size: int = 1 << 20) -> str:
     """Return the hex SHA-256 of the file at ``path``, read in chunks (never whole into memory)."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    with os.fdopen(os.open(path, flags), "rb") as handle:
         while chunk := handle.read(chunk_size):
             digest.update(chunk)
     return digest.hexdigest()
@@ -165,9 +167,14 @@ class ArtifactFolder:
         with self._lock:
             for number in range(max_candidates):
                 candidate = self.directory / numbered_name(base, number)
-                if candidate.exists():
-                    # Hash an existing file only when its size could match: a big file is read once, at most.
-                    same_size = candidate.is_file() and candidate.stat().st_size == size
+                try:
+                    info = candidate.lstat()
+                except FileNotFoundError:
+                    info = None
+                if info is not None:
+                    # Only a regular file of ours is reused, never a symlink (whatever it points at); hash it
+                    # only when its size could match: a big file is read once, at most.
+                    same_size = stat.S_ISREG(info.st_mode) and info.st_size == size
                     if same_size and sha256_of_file(candidate) == sha256:
                         temporary.unlink(missing_ok=True)
                         return candidate, True
@@ -186,7 +193,7 @@ class ArtifactFolder:
             return False
         except OSError:
             # No hard links here (some network or FAT file systems): the in-process lock still guards us.
-            if candidate.exists():
+            if os.path.lexists(candidate):
                 return False
             temporary.replace(candidate)
             return True
