@@ -107,6 +107,7 @@ class Manifest:
         self.notes: list[str] = []
         self._legacy: bytes | None = None
         self._load_into(self.entries)
+        self._legacy_entries = dict(self.entries) if self._legacy is not None else {}
 
     def _read(self, path: Path) -> tuple[bytes | None, dict[str, Any] | None]:
         """The bytes at ``path`` (``None`` if absent) and its document if it is a manifest of ours."""
@@ -123,14 +124,21 @@ class Manifest:
         ours = isinstance(document, dict) and isinstance(document.get("artifacts"), list)
         return raw, document if ours else None
 
-    def _load_into(self, entries: dict[tuple[str, str], ManifestEntry]) -> bool:
-        """Add the entries on disk to ``entries``; return False when the manifest there does not parse."""
+    def _load_into(self, entries: dict[tuple[str, str], ManifestEntry], *, legacy: bool = True) -> bool:
+        """Add the entries on disk to ``entries``; return False when the manifest there does not parse.
+
+        The top-level manifest of an earlier version is read only when ``legacy`` (when the manifest is
+        first opened, before any file of this run is placed: a model's ``manifest.json`` placed later is
+        never taken for one).
+        """
         raw, document = self._read(self.path)
         if raw is None:
-            legacy_raw, legacy = self._read(self.directory / MANIFEST_NAME)
-            if legacy is None or legacy.get("version") != _FORMAT_VERSION:
+            if not legacy:
                 return True
-            self._legacy, document = legacy_raw, legacy
+            legacy_raw, old = self._read(self.directory / MANIFEST_NAME)
+            if old is None or old.get("version") != _FORMAT_VERSION:
+                return True
+            self._legacy, document = legacy_raw, old
         if document is None:
             return False
         for data in document["artifacts"]:
@@ -199,8 +207,10 @@ class Manifest:
         self.path.parent.mkdir(exist_ok=True)
         with _locked(self.path):
             merged: dict[tuple[str, str], ManifestEntry] = {}
-            if not self._load_into(merged):
+            if not self._load_into(merged, legacy=False):
                 self._keep_aside()
+            elif self._legacy is not None and not self.path.exists():
+                merged.update(self._legacy_entries)
             for new in new_entries:
                 previous = merged.get(new.key)
                 if previous is not None:
