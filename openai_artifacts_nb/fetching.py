@@ -29,7 +29,6 @@ from openai_artifacts_nb.collect import ArtifactRef, Collection, collect, collec
 from openai_artifacts_nb.download import DEFAULT_MAX_WORKERS, Download, Downloader, ProgressCallback
 from openai_artifacts_nb.errors import (
     ApiError,
-    ConfigurationError,
     ContainerExpiredError,
     DownloadError,
     FileMissingError,
@@ -37,7 +36,7 @@ from openai_artifacts_nb.errors import (
 from openai_artifacts_nb.filetypes import Detection, detect
 from openai_artifacts_nb.links import LinkTable, LinkTarget, Span, rewrite_links
 from openai_artifacts_nb.manifest import Manifest, ManifestEntry, utc_now
-from openai_artifacts_nb.naming import ArtifactFolder, safe_filename
+from openai_artifacts_nb.naming import ArtifactFolder, check_output_folder, safe_filename, sweep_stale_parts
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -279,15 +278,13 @@ def fetch(
     result and the manifest keep the reply's order whatever order the downloads finish in.
 
     A file that cannot be saved is listed in ``failures`` (its link becomes a marker); the others are
-    saved. Raises :class:`~openai_artifacts_nb.errors.ReplyError` for a source it cannot read and
-    :class:`~openai_artifacts_nb.errors.ApiError` when an id cannot be looked up.
+    saved. Raises :class:`~openai_artifacts_nb.errors.ReplyError` for a source it cannot read,
+    :class:`~openai_artifacts_nb.errors.ConfigurationError` for a folder that cannot hold files (checked
+    before anything is downloaded) and :class:`~openai_artifacts_nb.errors.ApiError` when an id cannot be
+    looked up. ``.part`` files a killed process left in the folder are removed first.
     """
-    try:
-        folder = ArtifactFolder(out_dir)
-    except OSError as error:
-        raise ConfigurationError(
-            f"cannot use {os.fspath(out_dir)!r} as the output folder: {error.strerror or error}"
-        ) from None
+    folder = ArtifactFolder(check_output_folder(out_dir))
+    sweep_stale_parts(folder.directory)
     base = Path(link_base).resolve() if link_base is not None else folder.directory
     manifest = Manifest(folder.directory)
     collection, api = _collect(source, client)

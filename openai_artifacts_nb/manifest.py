@@ -107,7 +107,9 @@ class Manifest:
         self.notes: list[str] = []
         self._legacy: bytes | None = None
         self._load_into(self.entries)
-        self._legacy_entries = dict(self.entries) if self._legacy is not None else {}
+        self._legacy_entries: dict[tuple[str, str], ManifestEntry] = (
+            dict(self.entries) if self._legacy is not None else {}
+        )
 
     def _read(self, path: Path) -> tuple[bytes | None, dict[str, Any] | None]:
         """The bytes at ``path`` (``None`` if absent) and its document if it is a manifest of ours."""

@@ -20,11 +20,13 @@ from pathlib import Path, PurePosixPath
 __all__ = [
     "MAX_NAME_BYTES",
     "ArtifactFolder",
+    "check_output_folder",
     "numbered_name",
     "part_path",
     "safe_filename",
     "sha256_of_file",
     "split_extension",
+    "sweep_stale_parts",
 ]
 
 #: Most file systems cap a name at 255 bytes; leave room for `` (999)`` and temporary suffixes.
@@ -118,14 +120,96 @@ def sha256_of_file(path: Path, *, chunk_size: int = 1 << 20) -> str:
 
 
 def part_path(directory: Path, hint: str) -> Path:
-    """Return a fresh path in ``directory`` for a download in progress: ``.<safe hint>.<random>.part``.
+    """Return a fresh path in ``directory`` for a download in progress: ``.<safe hint>.<pid>-<random>.part``.
 
-    Hidden and with its own suffix, so a half-written file is never taken for a saved one.
+    Hidden and with its own suffix, so a half-written file is never taken for a saved one; the process id
+    lets a later run tell a killed process's leftovers (:func:`sweep_stale_parts`) from live downloads.
     """
     import secrets
 
     stem = _truncate_utf8(safe_filename(hint), 60)
-    return directory / f".{stem}.{secrets.token_hex(6)}.part"
+    return directory / f".{stem}.{os.getpid()}-{secrets.token_hex(6)}.part"
+
+
+_PART = re.compile(r"^\..*\.(?:(?P<pid>\d+)-)?[0-9a-f]{12}\.part$")
+#: A ``.part`` file untouched this long is a leftover whatever its process id says (ids are reused).
+STALE_PART_SECONDS = 24 * 3600
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's live process, or we cannot tell: leave its file alone
+    return True
+
+
+def sweep_stale_parts(directory: Path, *, max_age: float = STALE_PART_SECONDS) -> list[Path]:
+    """Remove the ``.part`` files a killed process left in ``directory``; return what was removed.
+
+    A ``.part`` whose process is gone, or that nobody has written for ``max_age`` seconds, is stale; those of
+    live processes (this one included) are left alone. Symlinks are never followed (``unlink`` removes the
+    link itself).
+    """
+    import time
+
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _PART.match(entry.name)
+        if match is None:
+            continue
+        try:
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        pid = match.group("pid")
+        if age < max_age and ((pid is None and age < 3600) or (pid is not None and _alive(int(pid)))):
+            continue
+        with contextlib.suppress(OSError):
+            Path(entry.path).unlink()
+            removed.append(Path(entry.path))
+    return removed
+
+
+def check_output_folder(directory: str | os.PathLike[str]) -> Path:
+    """Create ``directory`` if needed and prove it can hold files; return it resolved.
+
+    A probe file is created, written, flushed to disk (``fsync``) and removed, so a read-only, full or
+    forbidden folder (or a file where the folder should be) is found before anything is paid for. Raises
+    :class:`~openai_artifacts_nb.errors.ConfigurationError` (one line); no probe is left behind.
+    """
+    import secrets
+
+    from openai_artifacts_nb.errors import ConfigurationError
+
+    path = Path(directory).expanduser()
+    probe = path / f".openai-artifacts-probe.{os.getpid()}-{secrets.token_hex(6)}"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(
+            probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600
+        )
+        try:
+            os.write(descriptor, b"\0" * 4096)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ConfigurationError(f"cannot use {os.fspath(path)!r} as the output folder: {reason}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+    return path.resolve()
 
 
 class ArtifactFolder:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from openai_artifacts_nb.download import DEFAULT_MAX_WORKERS
 from openai_artifacts_nb.errors import ApiError, ReplyError
+from openai_artifacts_nb.naming import check_output_folder
 from openai_artifacts_nb.reply import TERMINAL_EVENTS, CodeRun, Reply, Usage
 
 if TYPE_CHECKING:
@@ -148,6 +149,7 @@ class ConversationSession:
 
         new_files = [Path(file).expanduser().resolve() for file in files]
         _check_files(new_files)
+        check_output_folder(out_dir)  # before the paid turn: its files must have somewhere to go
 
         def send(uploaded_now: Sequence[InputFile]) -> Any:
             return self._request(
@@ -176,6 +178,7 @@ class ConversationSession:
             raise ApiError(
                 f"The response failed: {reply.error or 'the model could not finish'}",
                 hint="Run the cell again, or change the prompt.",
+                secret=client.api_key,
             )
         if reply.status == "incomplete":
             notify(f"The reply is incomplete ({reply.incomplete_reason or 'unknown reason'}).")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +107,7 @@ def test_a_symlink_with_the_same_bytes_is_never_taken_for_the_saved_file(
     [saved] = result.artifacts
     assert saved.filename == "report (1).txt" and not saved.path.is_symlink()
     assert saved.path.read_bytes() == data
-    assert os.readlink(out / "report.txt") == str(outside) and outside.read_bytes() == data
+    assert (out / "report.txt").readlink() == outside and outside.read_bytes() == data
     # A manifest entry pointing at the symlink is not "intact" either: the next run keeps the real file.
     again = fetch(_reply(names), out_dir=out, client=replay_client)
     assert [a.filename for a in again.artifacts] == ["report (1).txt"]
