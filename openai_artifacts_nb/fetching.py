@@ -26,7 +26,13 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from openai_artifacts_nb.collect import ArtifactRef, Collection, collect, collect_id, id_kind, list_container
-from openai_artifacts_nb.download import DEFAULT_MAX_WORKERS, Download, Downloader, ProgressCallback
+from openai_artifacts_nb.download import (
+    DEFAULT_MAX_WORKERS,
+    Download,
+    Downloader,
+    ProgressCallback,
+    StalledError,
+)
 from openai_artifacts_nb.errors import (
     ApiError,
     ContainerExpiredError,
@@ -172,6 +178,8 @@ def _short_problem(error: DownloadError) -> str:
         return f"its container {error.container_id} expired"
     if isinstance(error, FileMissingError):
         return "the file no longer exists"
+    if isinstance(error, StalledError):
+        return "the download stalled"
     return "the download failed"
 
 
@@ -261,6 +269,7 @@ def fetch(
     turn_started_at: float | None = None,
     progress: ProgressCallback | None = None,
     max_workers: int = DEFAULT_MAX_WORKERS,
+    stall_timeout: float | None = None,
 ) -> FetchResult:
     """Save every file ``source`` produced into ``out_dir`` and return a :class:`FetchResult`.
 
@@ -270,7 +279,8 @@ def fetch(
     must be asked of the API. Links in the text are made relative to ``link_base`` (default ``out_dir``).
     For a reply, uncited files with ``source: "assistant"`` created since ``turn_started_at`` (default: the
     reply's ``created_at``) are saved too. ``progress(name, done, total)`` is called from worker threads as
-    bytes arrive.
+    bytes arrive. A download silent for ``stall_timeout`` seconds (default
+    :data:`~openai_artifacts_nb.download.STALL_TIMEOUT`, 60) fails as stalled; the others go on.
 
     Every request goes out at once on a pool of up to ``max_workers`` threads (downloads are I/O-bound):
     the cited files start downloading while the containers are being listed, and the uncited files the
@@ -289,7 +299,7 @@ def fetch(
     manifest = Manifest(folder.directory)
     collection, api = _collect(source, client)
     results = _Results(_Saver(folder, manifest, base, collection.source_id))
-    downloader = Downloader(api, max_workers=max_workers, progress=progress)
+    downloader = Downloader(api, max_workers=max_workers, progress=progress, stall_timeout=stall_timeout)
     listing = api if collection.source_kind == "response" and collection.container_ids else None
     since = turn_started_at if turn_started_at is not None else collection.created_at
 
