@@ -133,8 +133,7 @@ class Downloader:
         with self._open_lock:
             responses = list(self._open)
         for response in responses:
-            with contextlib.suppress(Exception):
-                response.close()
+            _abort(response)
 
     @property
     def cancelled(self) -> bool:
@@ -479,6 +478,21 @@ def _in(ref: ArtifactRef) -> str:
     from openai_artifacts_nb.api_errors import where_is
 
     return where_is(ref)
+
+
+def _abort(response: Any) -> None:
+    """Wake the thread reading ``response``: shut its socket down (closing it alone would not wake a
+    ``recv`` blocked on it). The reading thread then closes the response itself."""
+    import socket
+
+    http = getattr(response, "http_response", response)
+    stream = (getattr(http, "extensions", None) or {}).get("network_stream")
+    try:
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed: nothing is blocked on it
 
 
 def _is_timeout(error: Exception) -> bool:

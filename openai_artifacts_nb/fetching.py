@@ -19,6 +19,7 @@ saved is one file), *place* and record, *rewrite* the links.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -192,7 +193,7 @@ class _Sniffed:
 
 
 def _download_and_sniff(
-    downloader: Downloader, ref: ArtifactRef, folder: ArtifactFolder
+    downloader: Downloader, ref: ArtifactRef, folder: _Parts
 ) -> tuple[Download | DownloadError, _Sniffed | None]:
     """Download ``ref`` and sniff its type on the worker thread (puremagic's scan is pure Python: done
     here it overlaps the other downloads instead of queueing after the last one)."""
@@ -303,13 +304,23 @@ def fetch(
     listing = api if collection.source_kind == "response" and collection.container_ids else None
     since = turn_started_at if turn_started_at is not None else collection.created_at
 
-    fetched, listing_failures = _download(
-        collection, results, downloader, folder, listing=listing, since=since, max_workers=max_workers
-    )
-    # Inline images come last so that one equal to a downloaded file merges into it.
-    for item in sorted(fetched, key=lambda item: item.ref.store == "inline"):
-        if not results.merge_twin(item):
-            results.place(item)
+    parts = _Parts(folder)
+    try:
+        fetched, listing_failures = _download(
+            collection, results, downloader, parts, listing=listing, since=since, max_workers=max_workers
+        )
+        _place_all(results, fetched)
+    except KeyboardInterrupt as interrupt:
+        # Keep what was complete, under its final name and in the manifest; leave no ``.part`` behind.
+        try:
+            _place_all(
+                results,
+                [item for item in getattr(interrupt, "complete", []) if item.ref.key not in results.by_key],
+            )
+            _record(manifest, results.manifest_entries())
+        finally:
+            parts.remove_all()
+        raise KeyboardInterrupt from None
     manifest_failures = _record(manifest, results.manifest_entries())
 
     return FetchResult(
@@ -323,6 +334,37 @@ def fetch(
         source_kind=collection.source_kind,
         skipped=list(results.skipped),
     )
+
+
+def _place_all(results: _Results, fetched: list[_Fetched]) -> None:
+    """Place each download (inline images last, so that one equal to a downloaded file merges into it)."""
+    for item in sorted(fetched, key=lambda item: item.ref.store == "inline"):
+        if not results.merge_twin(item):
+            results.place(item)
+
+
+class _Parts:
+    """The folder as the downloads see it: hands out ``.part`` paths and remembers them, so that an
+    interrupted fetch removes every one it made (placed ones are already gone)."""
+
+    def __init__(self, folder: ArtifactFolder) -> None:
+        self.folder = folder
+        self._made: list[Path] = []
+        self._lock = threading.Lock()
+
+    def temporary_path(self, hint: str) -> Path:
+        """A fresh ``.part`` path in the folder, remembered."""
+        path = self.folder.temporary_path(hint)
+        with self._lock:
+            self._made.append(path)
+        return path
+
+    def remove_all(self) -> None:
+        """Remove every ``.part`` file this fetch made that is still there."""
+        with self._lock:
+            made, self._made = self._made, []
+        for path in made:
+            path.unlink(missing_ok=True)
 
 
 def _record(manifest: Manifest, entries: list[ManifestEntry]) -> list[ArtifactFailure]:
@@ -353,7 +395,7 @@ def _download(
     collection: Collection,
     results: _Results,
     downloader: Downloader,
-    folder: ArtifactFolder,
+    folder: _Parts,
     *,
     listing: OpenAI | None,
     since: float | None,
@@ -379,8 +421,9 @@ def _download(
                 started[ref.key] = pool.submit(_download_and_sniff, downloader, ref, folder)
 
     failures: list[ArtifactFailure] = []
-    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="artifact-download") as pool:
-        listings: dict[str, Future[list[ArtifactRef]]] = {}
+    listings: dict[str, Future[list[ArtifactRef]]] = {}
+    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="artifact-download")
+    try:
         if listing is not None:
             known = set(collection.refs)
             for container_id in collection.container_ids:
@@ -402,7 +445,59 @@ def _download(
                         sniffed = None  # downloaded again: sniff the new file when placing it
                     outcome = updated
                 fetched.append(_Fetched(ref, outcome, sniffed))
+    except KeyboardInterrupt:
+        raise _wind_down(pool, downloader, collection, started, [*listings.values()]) from None
+    except BaseException:
+        downloader.cancel()  # a bug: stop the others rather than leave them writing
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return fetched, failures
+
+
+#: How long an interrupted fetch waits for its workers to stop (they are woken at once; this is a bound).
+WIND_DOWN_SECONDS = 2.0
+
+
+class _Interrupted(KeyboardInterrupt):
+    """An interrupt during the downloads, carrying the downloads that were complete by then."""
+
+    def __init__(self, complete: list[_Fetched]) -> None:
+        super().__init__()
+        self.complete = complete
+
+
+def _wind_down(
+    pool: ThreadPoolExecutor,
+    downloader: Downloader,
+    collection: Collection,
+    started: dict[tuple[str, str], _Task],
+    listings: list[Future[list[ArtifactRef]]],
+) -> _Interrupted:
+    """Stop every download (open responses woken, queued ones dropped), wait for the workers within a
+    bound, and return the interrupt with the downloads that had completed."""
+    from concurrent.futures import wait
+
+    downloader.cancel()
+    pool.shutdown(wait=False, cancel_futures=True)
+    import time
+
+    deadline = time.monotonic() + WIND_DOWN_SECONDS
+    pending: list[Future[Any]] = [*started.values(), *listings]
+    wait(pending, timeout=WIND_DOWN_SECONDS)
+    # The idle workers exit on the pool's shutdown signal; join them (within the bound) so that no thread
+    # of ours outlives the interrupted cell. ``_threads`` is the executor's own set of its threads.
+    for thread in list(getattr(pool, "_threads", ())):
+        thread.join(max(0.0, deadline - time.monotonic()))
+    complete = []
+    for ref in collection.artifacts:
+        task = started.get(ref.key)
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+            continue
+        outcome, sniffed = task.result()
+        if isinstance(outcome, Download):
+            complete.append(_Fetched(ref, outcome, sniffed))
+    return _Interrupted(complete)
 
 
 def _add_listing(
