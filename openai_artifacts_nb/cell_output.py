@@ -15,6 +15,7 @@ from typing import Any
 
 from openai_artifacts_nb.file_views import ArtifactView
 from openai_artifacts_nb.previews import PreviewLimits
+from openai_artifacts_nb.redaction import redacting_display
 from openai_artifacts_nb.render import ErrorLine, Notice, ReplyView, UsageLine
 from openai_artifacts_nb.session import ConversationSession, PromptResult
 from openai_artifacts_nb.streaming import ReplyStream
@@ -32,10 +33,14 @@ class DisplayOptions:
     limits: PreviewLimits = field(default_factory=PreviewLimits)
 
 
-def _display(obj: Any, **kwargs: Any) -> Any:
+def _ipython_display(obj: Any, **kwargs: Any) -> Any:
     from IPython.display import display
 
     return display(obj, **kwargs)  # type: ignore[no-untyped-call]
+
+
+#: The one way this module shows anything: redacted (anything key-shaped; a turn adds its client's key).
+_display = redacting_display(_ipython_display)
 
 
 def show_notice(message: str) -> None:
@@ -58,7 +63,8 @@ def run_and_show(
 ) -> PromptResult:
     """Run ``prompt`` in ``session`` and display everything it produced; return the result."""
     options = options or DisplayOptions()
-    view = ReplyStream(live=options.live)
+    display = redacting_display(_ipython_display, getattr(client, "api_key", None))
+    view = ReplyStream(live=options.live, display=display)
     view.start()
     if not stream:
         view.note("waiting for the whole reply (streaming is off)…")
@@ -80,7 +86,7 @@ def run_and_show(
             files=list(files),
             stream=stream,
             on_event=on_event,
-            on_notice=show_notice,
+            on_notice=lambda message: display(Notice(message)),
             progress=progress,
         )
     except BaseException:
@@ -94,11 +100,11 @@ def run_and_show(
     view.finish(ReplyView(result.text, result.code_runs))
     if not options.quiet:
         for artifact in result.artifacts:
-            _show_artifact(artifact, options)
+            _show_artifact(artifact, options, display)
     for failure in result.failures:
-        _display(ErrorLine(failure.message))
+        display(ErrorLine(failure.message))
     folder = _relative(result.out_dir, link_base)
-    _display(
+    display(
         UsageLine(
             result.model, result.usage, result.response_id, result.seconds, len(result.artifacts), folder
         )
@@ -113,13 +119,13 @@ class _Empty:
         return {"text/plain": ""}
 
 
-def _show_artifact(artifact: Any, options: DisplayOptions) -> None:
+def _show_artifact(artifact: Any, options: DisplayOptions, display: Any = _display) -> None:
     for part in ArtifactView.from_saved(artifact, limits=options.limits).displays():
-        _display(part)
+        display(part)
     if options.live and options.buttons:
         from openai_artifacts_nb.widgets import ArtifactDownload
 
-        _display(
+        display(
             ArtifactDownload(
                 artifact.path,
                 filename=artifact.filename,

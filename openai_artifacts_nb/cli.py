@@ -99,8 +99,27 @@ def _replay_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``openai-artifacts`` with ``argv`` and return its exit status."""
+    """Run ``openai-artifacts`` with ``argv`` and return its exit status.
+
+    Everything it writes to stdout and stderr is redacted (the key in ``OPENAI_API_KEY`` and anything
+    key-shaped); an unexpected error is one line, its traceback going to the package's (redacted) log.
+    """
+    import os
+
+    from openai_artifacts_nb.redaction import logger, one_line_error, redacted_streams
+
     args = build_parser().parse_args(argv)
+    secret = os.environ.get("OPENAI_API_KEY")
+    with redacted_streams(secret):
+        try:
+            return _run(args)
+        except Exception as error:
+            logger(secret=secret).debug("openai-artifacts failed", exc_info=True)
+            sys.stderr.write(f"openai-artifacts: unexpected error: {one_line_error(error, secret)}\n")
+            return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "serve" and args.replay:
             from openai_artifacts_nb.replay_server import serve_replay_command

@@ -178,6 +178,10 @@ class OpenAIMagics(Magics):
             )
         except ArtifactsError as error:
             raise UsageError(_with_notebook_hint(error)) from None
+        except Exception as error:  # never a raw traceback: it could carry the key
+            from openai_artifacts_nb.redaction import unexpected
+
+            raise UsageError(unexpected(error, getattr(client, "api_key", None))) from None
         if args.out:
             self._shell.user_ns[args.out] = result
 

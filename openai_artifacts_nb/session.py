@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openai_artifacts_nb.download import DEFAULT_MAX_WORKERS
-from openai_artifacts_nb.errors import ApiError, ReplyError
+from openai_artifacts_nb.errors import REDACTED, ApiError, ReplyError, redact_secrets
 from openai_artifacts_nb.naming import check_output_folder
 from openai_artifacts_nb.reply import TERMINAL_EVENTS, CodeRun, Reply, Usage
 
@@ -143,6 +143,7 @@ class ConversationSession:
         notices: list[str] = []
 
         def notify(message: str) -> None:
+            message = redact_secrets(message, client.api_key, marker=REDACTED)  # the reason is the server's
             notices.append(message)
             if on_notice is not None:
                 on_notice(message)
@@ -275,10 +276,10 @@ class ConversationSession:
             params["previous_response_id"] = self.previous_response_id
         if not stream:
             return client.responses.create(**params)
-        return _consume(client.responses.create(**params, stream=True), on_event)
+        return _consume(client.responses.create(**params, stream=True), on_event, secret=client.api_key)
 
 
-def _consume(events: Any, on_event: Callable[[Any], None] | None) -> Any:
+def _consume(events: Any, on_event: Callable[[Any], None] | None, *, secret: object = None) -> Any:
     """Read a streamed response to its end, passing each event on; return the final ``Response``."""
     final = None
     with events:
@@ -292,7 +293,9 @@ def _consume(events: Any, on_event: Callable[[Any], None] | None) -> Any:
                 message = getattr(event, "message", None) or "the stream reported an error"
                 code = getattr(event, "code", None)
                 raise ApiError(
-                    f"OpenAI API error{f' ({code})' if code else ''}: {message}", hint="Run the cell again."
+                    f"OpenAI API error{f' ({code})' if code else ''}: {message}",
+                    hint="Run the cell again.",
+                    secret=secret,
                 )
     if final is None:
         raise ReplyError("The reply stream ended before the response was complete; run the cell again.")
