@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from openai_artifacts_nb.redaction import RedactingFilter, Redacted, logger, redacting_display
+from openai_artifacts_nb.redaction import Redacted, RedactingFilter, logger, redacting_display
 from tests.plugins.engine import ReplayServer, Route, error_body
 from tests.plugins.notebook import CellRun, run_cell
 
@@ -63,8 +63,8 @@ def _response(status: str, *, text: str, logs: str, **extra: Any) -> dict[str, A
 def _sse(events: list[dict[str, Any]]) -> bytes:
     frames = []
     for number, event in enumerate(events):
-        event = {**event, "sequence_number": number}
-        frames.append(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n")
+        numbered = {**event, "sequence_number": number}
+        frames.append(f"event: {numbered['type']}\ndata: {json.dumps(numbered)}\n\n")
     return "".join(frames).encode()
 
 
