@@ -120,7 +120,9 @@ class _Empty:
 
 
 def _show_artifact(artifact: Any, options: DisplayOptions, display: Any = _display) -> None:
-    for part in ArtifactView.from_saved(artifact, limits=options.limits).displays():
+    parts = ArtifactView.from_saved(artifact, limits=options.limits).displays()
+    # A terminal prints each output's text: the preview's already says where the file is, so one is enough.
+    for part in parts if options.live else parts[:1]:
         display(part)
     if options.live and options.buttons:
         from openai_artifacts_nb.widgets import ArtifactDownload

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from openai_artifacts_nb.markup import sanitize
 from openai_artifacts_nb.preview_facts import describe_file
 from openai_artifacts_nb.previews import (
     PreviewLimits,
@@ -27,7 +28,7 @@ from openai_artifacts_nb.previews import (
     read_table,
     read_text_preview,
 )
-from openai_artifacts_nb.render import MimeBundle, filter_bundle
+from openai_artifacts_nb.render import MUTED, MimeBundle, filter_bundle
 
 __all__ = ["ArtifactCard", "ArtifactView", "PreviewLimits", "SavedFile"]
 
@@ -127,7 +128,7 @@ class ArtifactView:
         self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None, **kwargs: Any
     ) -> tuple[MimeBundle, dict[str, Any]]:
         if self._bundle is None:
-            self._bundle = self._build()
+            self._bundle = _sanitized(self._build())
         return filter_bundle(dict(self._bundle), include, exclude), dict(self._metadata)
 
     def displays(self) -> list[Any]:
@@ -168,7 +169,8 @@ class ArtifactView:
         if self.kind not in {"image", "svg"} and self.size <= self.limits.data_uri_max_bytes:
             encoded = base64.b64encode(self.path.read_bytes()).decode("ascii")
             links.append(
-                f'<a class="oai-artifact-datauri" href="data:{html.escape(self.mime_type)};base64,{encoded}" '
+                # octet-stream: the copy is for saving (``download`` names it), never for opening in the page
+                f'<a class="oai-artifact-datauri" href="data:application/octet-stream;base64,{encoded}" '
                 f'download="{name}">download (embedded copy)</a>'
             )
         extra = f' <span class="oai-artifact-note">· {html.escape(note)}</span>' if note else ""
@@ -224,7 +226,7 @@ class ArtifactView:
             f'<div class="oai-table-preview" data-filename="{html.escape(self.filename)}" '
             'style="max-height:420px;overflow:auto">'
             f'<table class="dataframe"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
-            f'<div class="oai-table-footer" style="color:#777;font-size:0.85em">{footer}</div>'
+            f'<div class="oai-table-footer" style="color:{MUTED};font-size:0.85em">{footer}</div>'
             f"{self.caption_html()}"
         )
         return {"text/plain": f"{self.caption_plain()}\n{table.plain()}", "text/html": markup}
@@ -238,7 +240,7 @@ class ArtifactView:
         markup = (
             f'<div class="oai-artifact-text" data-filename="{html.escape(self.filename)}" '
             f'style="max-height:420px;overflow:auto">{code}</div>'
-            f'<div class="oai-text-footer" style="color:#777;font-size:0.85em">{html.escape(footer)}</div>'
+            f'<div class="oai-text-footer" style="color:{MUTED};font-size:0.85em">{html.escape(footer)}</div>'
             f"{self.caption_html()}"
         )
         plain_lines = text.splitlines()[:20]
@@ -255,8 +257,17 @@ class ArtifactCard:
     def _repr_mimebundle_(
         self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None, **kwargs: Any
     ) -> MimeBundle:
-        bundle = {
-            "text/plain": f"saved to {self.artifact.relative_path}",
-            "text/html": self.artifact.caption_html(),
-        }
+        bundle = _sanitized(
+            {
+                "text/plain": f"saved to {self.artifact.relative_path}",
+                "text/html": self.artifact.caption_html(),
+            }
+        )
         return filter_bundle(bundle, include, exclude)
+
+
+def _sanitized(bundle: MimeBundle) -> MimeBundle:
+    """The bundle with its HTML through the allowlist sanitizer: the last step of every file view."""
+    if isinstance(bundle.get("text/html"), str):
+        bundle = {**bundle, "text/html": sanitize(bundle["text/html"])}
+    return bundle

@@ -75,7 +75,8 @@ class OpenAIMagics(Magics):
         ["auto", "openai", "local"],
         "auto",
         help="'local': the embedded emulator; 'openai': OPENAI_API_KEY / OPENAI_BASE_URL; "
-        f"'auto': local when {BACKEND_ENV}=local, else openai.",
+        f"'auto': local when {BACKEND_ENV}=local, else openai ({BACKEND_ENV}=openai also overrides "
+        "%openai local).",
     ).tag(config=True)
     download_buttons = Bool(True, help="Show a download button (ipywidgets) under each saved file.").tag(
         config=True
@@ -189,7 +190,8 @@ class OpenAIMagics(Magics):
     def openai_line(self, line: str) -> Any:
         """``%openai local | stop | reset | status | help | record | replay``: the backend and conversation.
 
-        local   start the embedded emulator and use it (no key, no network)
+        local   start the embedded emulator and use it (no key, no network; OPENAI_ARTIFACTS_BACKEND=openai
+                keeps OPENAI_BASE_URL instead, as a class hub sets it)
         stop    stop the embedded emulator (and any recording or replay)
         record PATH | record stop   record every API exchange of the following cells into a cassette
         replay PATH [--speed N] [--fallback local] | replay stop   replay a cassette (no key, no network)
@@ -202,6 +204,11 @@ class OpenAIMagics(Magics):
         if command == "local":
             if self._replay_url() is not None:
                 return Notice(f"Replaying {self._tape.replaying}: no emulator needed.", prefix="openai:")
+            if os.environ.get(BACKEND_ENV, "").strip().lower() == "openai":
+                # A hub (or any admin) pinned the backend: a class notebook's `%openai local` uses its server.
+                where = os.environ.get("OPENAI_BASE_URL") or "OpenAI"
+                message = f"{BACKEND_ENV}=openai: using {where}, not the local emulator."
+                return Notice(message, prefix="openai:")
             if not self._use_local():
                 self.session.reset()  # a conversation on another server cannot continue here
             self.backend = "local"

@@ -42,6 +42,7 @@ __all__ = [
     "link_allowed",
     "markdown_fragment",
     "markdown_html",
+    "markdown_plain",
     "sanitize",
 ]
 
@@ -247,3 +248,88 @@ def markdown_html(text: str, *, css_class: str = "oai-reply") -> str:
     ``$`` in prose never becomes a formula.
     """
     return sanitize(f'<div class="{css_class} {MATH_IGNORE}">{markdown_fragment(text)}</div>')
+
+
+def _inline_plain(children: list[Token]) -> str:
+    out: list[str] = []
+    links: list[tuple[str, int]] = []
+    for child in children:
+        kind = child.type
+        if kind in {"text", "html_inline"}:
+            out.append(child.content)
+        elif kind == "code_inline":
+            out.append(f"`{child.content}`")
+        elif kind in {"math_inline", "math_inline_double"}:
+            out.append(f"${child.content}$")
+        elif kind in {"softbreak", "hardbreak"}:
+            out.append("\n")
+        elif kind == "link_open":
+            links.append((str(child.attrGet("href") or ""), len(out)))
+        elif kind == "link_close" and links:
+            target, start = links.pop()
+            if target and "".join(out[start:]) != target:
+                out.append(f" ({target})")
+        elif kind == "image":
+            out.append(f"{child.content or 'image'} ({child.attrGet('src') or ''})")
+    return "".join(out)
+
+
+def markdown_plain(text: str) -> str:
+    """Return the Markdown ``text`` as readable plain text: no escapes, links as ``label (target)``.
+
+    For terminals and other ``text/plain`` readers: headings, list bullets, quotes, code blocks and table
+    rows stay recognisable; nothing is interpreted as markup (the result is never HTML).
+    """
+    lines: list[str] = []
+    prefix: list[str] = []
+    counters: list[int | None] = []
+    row: list[str] = []
+    in_cell = False
+    pending_item = ""
+    for token in _parser().parse(text):
+        kind = token.type
+        if kind == "bullet_list_open":
+            counters.append(None)
+        elif kind == "ordered_list_open":
+            counters.append(int(token.attrGet("start") or 1))
+        elif kind in {"bullet_list_close", "ordered_list_close"}:
+            counters.pop()
+            lines.append("")
+        elif kind == "list_item_open":
+            number = counters[-1] if counters else None
+            pending_item = "- " if number is None else f"{number}. "
+            if number is not None:
+                counters[-1] = number + 1
+        elif kind == "blockquote_open":
+            prefix.append("> ")
+        elif kind == "blockquote_close":
+            prefix.pop()
+        elif kind == "heading_open":
+            pending_item = "#" * int(token.tag[1:]) + " "
+        elif kind in {"fence", "code_block"}:
+            lines.extend("".join(prefix) + "    " + line for line in token.content.rstrip("\n").split("\n"))
+            lines.append("")
+        elif kind in {"math_block", "math_block_label", "math_block_eqno", "math_single"}:
+            lines.append("".join(prefix) + f"$${token.content.strip()}$$")
+        elif kind == "hr":
+            lines.append("".join(prefix) + "---")
+        elif kind in {"th_open", "td_open"}:
+            in_cell = True
+        elif kind in {"th_close", "td_close"}:
+            in_cell = False
+        elif kind == "tr_close":
+            lines.append("".join(prefix) + " | ".join(row))
+            row = []
+        elif kind == "inline":
+            content = _inline_plain(token.children or [])
+            if in_cell:
+                row.append(content)
+                continue
+            indent = "  " * max(0, len(counters) - 1)
+            first, *rest = content.split("\n") or [""]
+            lines.append("".join(prefix) + indent + pending_item + first)
+            lines.extend("".join(prefix) + indent + " " * len(pending_item) + line for line in rest)
+            pending_item = ""
+        elif kind in {"paragraph_close", "heading_close", "table_close"} and not counters:
+            lines.append("")
+    return "\n".join(lines).strip("\n")

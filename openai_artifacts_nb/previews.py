@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import html
 import io
 import json
 import re
@@ -422,8 +423,6 @@ def highlight_html(text: str, filename: str, limits: PreviewLimits) -> str | Non
     and the deadline checked every 256, so a lexer that slows down on some input cannot hold the kernel.
     """
     try:
-        from pygments import format as format_tokens
-        from pygments.formatters import HtmlFormatter
         from pygments.lexers import TextLexer, get_lexer_for_filename
         from pygments.util import ClassNotFound
     except ImportError:
@@ -433,12 +432,46 @@ def highlight_html(text: str, filename: str, limits: PreviewLimits) -> str | Non
     except ClassNotFound:
         lexer = TextLexer()
     deadline = Budget(0, limits.highlight_seconds, filename)
-    tokens = []
-    for count, token in enumerate(lexer.get_tokens(text)):
+    pieces = []
+    for count, (token_type, value) in enumerate(lexer.get_tokens(text)):
         if count % 256 == 0 and deadline.expired:
             return None
-        tokens.append(token)
-    return str(format_tokens(tokens, HtmlFormatter(noclasses=True, nowrap=False)))
+        colour = _token_colour(token_type)
+        escaped = html.escape(value, quote=True)
+        pieces.append(f'<span style="{colour}">{escaped}</span>' if colour else escaped)
+    return f'<pre class="highlight" style="{_CODE_BOX}">{"".join(pieces)}</pre>'
+
+
+# JupyterLab's own editor colours (so light and dark themes both read well), with light fallbacks.
+_CODE_BOX = (
+    "background-color:var(--jp-cell-editor-background, #f7f7f7);"
+    "color:var(--jp-content-font-color1, #111);padding:4px 6px;margin:0"
+)
+_TOKEN_COLOURS = (
+    ("Comment", "color:var(--jp-mirror-editor-comment-color, #408080);font-style:italic"),
+    ("Keyword", "color:var(--jp-mirror-editor-keyword-color, #008000);font-weight:bold"),
+    ("Name.Builtin", "color:var(--jp-mirror-editor-builtin-color, #008000)"),
+    ("Name.Function", "color:var(--jp-mirror-editor-def-color, #0000ff)"),
+    ("Name.Class", "color:var(--jp-mirror-editor-def-color, #0000ff)"),
+    ("Name.Tag", "color:var(--jp-mirror-editor-tag-color, #117700)"),
+    ("Name.Attribute", "color:var(--jp-mirror-editor-attribute-color, #0000cc)"),
+    ("Name.Decorator", "color:var(--jp-mirror-editor-meta-color, #aa22ff)"),
+    ("Literal.String", "color:var(--jp-mirror-editor-string-color, #ba2121)"),
+    ("Literal.Number", "color:var(--jp-mirror-editor-number-color, #008800)"),
+    ("Operator", "color:var(--jp-mirror-editor-operator-color, #aa22ff)"),
+    ("Generic.Heading", "color:var(--jp-mirror-editor-header-color, #0000ff);font-weight:bold"),
+    ("Generic.Subheading", "color:var(--jp-mirror-editor-header-color, #0000ff)"),
+    ("Error", "color:var(--jp-mirror-editor-error-color, #ff0000)"),
+)
+
+
+def _token_colour(token_type: Any) -> str:
+    """The inline style of a Pygments token type: the nearest listed ancestor's, else none."""
+    name = str(token_type).removeprefix("Token.")
+    for prefix, style in _TOKEN_COLOURS:
+        if name == prefix or name.startswith(prefix + "."):
+            return style
+    return ""
 
 
 def read_text(path: Path, limits: PreviewLimits) -> tuple[str, int, int, bool]:

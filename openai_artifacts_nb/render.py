@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from openai_artifacts_nb.markup import MATH_IGNORE, escape, markdown_fragment, sanitize
+from openai_artifacts_nb.markup import MATH_IGNORE, escape, markdown_fragment, markdown_plain, sanitize
 from openai_artifacts_nb.reply import CodeRun, Usage
 
 __all__ = [
@@ -41,13 +41,10 @@ _TITLE_MAX = 200
 
 
 def human_size(size: int) -> str:
-    """Return ``size`` bytes as ``"18.3 KB"``-style text (powers of 1000, like file browsers)."""
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
+    """Return ``size`` bytes as ``"1 byte"``, ``"18 KiB"`` or ``"4.8 MiB"``: the one size format we show."""
+    from openai_artifacts_nb.preview_budget import format_bytes
+
+    return format_bytes(size)
 
 
 def filter_bundle(
@@ -124,7 +121,7 @@ class ReplyView:
     def plain(self) -> str:
         """Return the reply as plain text."""
         parts = [code_run_plain(run) for run in self.code_runs]
-        parts.append(self.text or "(no text in the reply)")
+        parts.append(markdown_plain(self.text) if self.text else "(no text in the reply)")
         if self.footer:
             parts.append(self.footer)
         return "\n\n".join(parts)

@@ -86,3 +86,25 @@ def test_a_failed_turn_leaves_no_waiting_note(
     ]
     assert last_reply_state[-1] == {"text/plain": ""}
     assert not (tmp_path / "out").exists()
+
+
+def test_a_terminal_reports_an_image_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from PIL import Image
+
+    from openai_artifacts_nb import cell_output
+    from openai_artifacts_nb.file_views import ArtifactView
+
+    path = tmp_path / "chart.png"
+    buffer = io.BytesIO()
+    Image.new("RGB", (20, 10), "red").save(buffer, format="PNG")
+    path.write_bytes(buffer.getvalue())
+    shown: list[object] = []
+    monkeypatch.setattr(cell_output, "_display", lambda obj, **kwargs: shown.append(obj))
+    saved = ArtifactView.from_file(path, relative_to=tmp_path)
+    cell_output._show_artifact(saved, DisplayOptions(live=False))
+    assert len(shown) == 1 and isinstance(shown[0], ArtifactView)
+    shown.clear()
+    cell_output._show_artifact(saved, DisplayOptions(live=True, buttons=False))
+    assert [type(part).__name__ for part in shown] == ["ArtifactView", "ArtifactCard"]

@@ -129,7 +129,9 @@ def test_small_csv_counts_rows_exactly_and_embeds_a_copy(tmp_path: Path) -> None
     path.write_text("x,y\n" + "".join(f"{i},{i * i}\n" for i in range(30)))
     data = bundle_of(ArtifactView.from_file(path, limits=PreviewLimits(rows=5)))
     assert "5 of 30 rows" in data["text/html"] and "(5 of 30 rows)" in data["text/plain"]
-    embedded = re.search(r'href="data:text/csv;base64,([^"]+)" download="small.csv"', data["text/html"])
+    embedded = re.search(
+        r'href="data:application/octet-stream;base64,([^"]+)" download="small.csv"', data["text/html"]
+    )
     assert embedded is not None and base64.b64decode(embedded.group(1)) == path.read_bytes()
 
 
@@ -206,7 +208,7 @@ def test_small_binary_files_get_an_exact_data_uri(tmp_path: Path) -> None:
     path = tmp_path / "bundle.zip"
     path.write_bytes(bytes(range(256)) * 4)
     html = bundle_of(ArtifactView.from_file(path, mime_type="application/zip"))["text/html"]
-    match = re.search(r'href="data:application/zip;base64,([^"]+)" download="bundle.zip"', html)
+    match = re.search(r'href="data:application/octet-stream;base64,([^"]+)" download="bundle.zip"', html)
     assert match is not None and base64.b64decode(match.group(1)) == path.read_bytes()
 
 

@@ -37,7 +37,8 @@ def test_memory_limit_defaults_to_1g_and_is_one_of_the_apis_values(client: opena
             tools=[{"type": "code_interpreter", "container": {"type": "auto", "memory_limit": "2g"}}],  # type: ignore[typeddict-item]
         )
     assert auto.value.param == "tools[0].container.memory_limit"
-    assert "Invalid 'memory_limit': '2g'." in auto.value.message
+    assert "Invalid value for 'memory_limit': '2g'. Expected one of 1g, 4g, 16g, 64g." in auto.value.message
+    assert "Invalid value for 'memory_limit': '2g'." in created.value.message
 
 
 def test_missing_name_and_bad_expiry_are_400(client: openai.OpenAI) -> None:

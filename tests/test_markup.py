@@ -15,6 +15,7 @@ from openai_artifacts_nb.markup import (
     image_allowed,
     link_allowed,
     markdown_html,
+    markdown_plain,
     sanitize,
 )
 
@@ -202,3 +203,31 @@ def test_sanitize_keeps_our_markup_and_drops_unknown_classes_and_url_styles() ->
 def test_escape_quotes_attributes() -> None:
     assert escape('"><script>') == "&quot;&gt;&lt;script&gt;"
     assert escape("it's") == "it&#x27;s"
+
+
+def test_plain_text_has_no_markdown_escapes_and_shows_link_targets() -> None:
+    text = (
+        "# Result\n\nSee [by\\_product.png](out/by_product.png) and `a\\_b` **bold** <b>raw</b>.\n\n"
+        "- one\n- two\n\n1. x\n2. y\n\n```py\ncode()\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n"
+        "> quote $x$\n\n![chart](out/c.png) <https://x.org>"
+    )
+    assert markdown_plain(text).split("\n") == [
+        "# Result",
+        "",
+        "See by_product.png (out/by_product.png) and `a\\_b` bold <b>raw</b>.",
+        "",
+        "- one",
+        "- two",
+        "",
+        "1. x",
+        "2. y",
+        "",
+        "    code()",
+        "",
+        "a | b",
+        "1 | 2",
+        "",
+        "> quote $x$",
+        "",
+        "chart (out/c.png) https://x.org",
+    ]

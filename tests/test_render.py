@@ -54,9 +54,10 @@ def test_usage_error_and_notice_lines() -> None:
 
 
 def test_human_size() -> None:
-    assert [human_size(n) for n in (0, 999, 18_342, 5_000_000)] == [
+    assert [human_size(n) for n in (0, 1, 999, 18_342, 5_000_000)] == [
         "0 bytes",
+        "1 byte",
         "999 bytes",
-        "18.3 KB",
-        "5.0 MB",
+        "18 KiB",
+        "4.8 MiB",
     ]

@@ -109,9 +109,9 @@ def test_fetch_progress_throttles_and_always_shows_the_end() -> None:
         bars("data.csv", done, 1000)
     bar, label = bars.bars["data.csv"]
     assert bar.value == 1000.0 and bar.max == 1000.0
-    assert label.value == "data.csv: 1.0 KB of 1.0 KB"
+    assert label.value == "data.csv: 1,000 bytes of 1,000 bytes"
     bars("stream.bin", 5000, None)
-    assert bars.bars["stream.bin"][1].value == "stream.bin: 5.0 KB"
+    assert bars.bars["stream.bin"][1].value == "stream.bin: 4.9 KiB"
     assert list(bars.names) == ["data.csv", "stream.bin"]
     assert "oai-fetch-progress" in bars._dom_classes
 

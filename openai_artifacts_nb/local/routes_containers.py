@@ -58,7 +58,12 @@ async def create_container(request: Request) -> Response:
         raise missing_parameter("name")
     memory_limit = str(body.get("memory_limit") or "1g")
     if memory_limit not in MEMORY_LIMITS:
-        raise ApiFailure(400, f"Invalid 'memory_limit': {memory_limit!r}.", param="memory_limit")
+        raise ApiFailure(
+            400,
+            f"Invalid value for 'memory_limit': {memory_limit!r}. "
+            f"Expected one of {', '.join(MEMORY_LIMITS)}.",
+            param="memory_limit",
+        )
     minutes = None
     expires_after = body.get("expires_after")
     if expires_after is not None:

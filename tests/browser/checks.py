@@ -85,7 +85,7 @@ def check_links_served(
     Returns the names reached; every saved file must be reached by one link at least.
     """
     links = notebook.outputs.locator(f'a[href*="{folder_name}/"]')
-    in_reply_text = notebook.outputs.locator(f'.jp-RenderedMarkdown a[href*="{folder_name}/"]')
+    in_reply_text = notebook.outputs.locator(f'.oai-reply a[href*="{folder_name}/"]')
     assert in_reply_text.count() > 0, "the reply's text links to no saved file (were its links rewritten?)"
     hrefs = sorted(set(links.evaluate_all("(links) => links.map((a) => a.href)")))
     assert hrefs, f"no output links into {folder_name}/"

@@ -134,7 +134,7 @@ def test_every_saved_file_is_offered_by_a_link_that_resolves(
     html_page: Page, exported: Path, served: str
 ) -> None:
     files = saved_artifacts(exported.parent)
-    in_reply_text = html_page.locator('.jp-OutputArea-output.jp-RenderedMarkdown a[href*="_artifacts/"]')
+    in_reply_text = html_page.locator('.jp-OutputArea-output .oai-reply a[href*="_artifacts/"]')
     assert in_reply_text.count() > 0, "the reply's text links to no saved file"
     links = html_page.locator(".jp-OutputArea-output a[href]").evaluate_all(
         "(links) => links.map((a) => ({href: a.href, raw: a.getAttribute('href')}))"
