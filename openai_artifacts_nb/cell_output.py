@@ -119,7 +119,8 @@ class _Empty:
         return {"text/plain": ""}
 
 
-def _show_artifact(artifact: Any, options: DisplayOptions, display: Any = _display) -> None:
+def _show_artifact(artifact: Any, options: DisplayOptions, display: Any = None) -> None:
+    display = display or _display
     parts = ArtifactView.from_saved(artifact, limits=options.limits).displays()
     # A terminal prints each output's text: the preview's already says where the file is, so one is enough.
     for part in parts if options.live else parts[:1]:
