@@ -9,6 +9,7 @@ reusing the existing file when the bytes are the same (so re-running adds nothin
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -180,11 +181,13 @@ def sweep_stale_parts(directory: Path, *, max_age: float = STALE_PART_SECONDS) -
     return removed
 
 
-def check_output_folder(directory: str | os.PathLike[str]) -> Path:
-    """Create ``directory`` if needed and prove it can hold files; return it resolved.
+def check_output_folder(directory: str | os.PathLike[str], *, create: bool = True) -> Path:
+    """Prove ``directory`` can hold files (creating it unless ``create`` is false); return it resolved.
 
     A probe file is created, written, flushed to disk (``fsync``) and removed, so a read-only, full or
-    forbidden folder (or a file where the folder should be) is found before anything is paid for. Raises
+    forbidden folder (or a file where the folder should be) is found before anything is paid for. Without
+    ``create`` a missing folder is not made: the probe goes in its nearest existing parent, which must be a
+    folder (a turn that fails then leaves nothing behind). Raises
     :class:`~openai_artifacts_nb.errors.ConfigurationError` (one line); no probe is left behind.
     """
     import secrets
@@ -192,9 +195,16 @@ def check_output_folder(directory: str | os.PathLike[str]) -> Path:
     from openai_artifacts_nb.errors import ConfigurationError
 
     path = Path(directory).expanduser()
-    probe = path / f".openai-artifacts-probe.{os.getpid()}-{secrets.token_hex(6)}"
+    where = path
+    if not create:
+        while not os.path.lexists(where) and where.parent != where:
+            where = where.parent
+    probe = where / f".openai-artifacts-probe.{os.getpid()}-{secrets.token_hex(6)}"
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+        elif not where.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, f"{where} is not a folder")
         descriptor = os.open(
             probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600
         )

@@ -150,7 +150,7 @@ class ConversationSession:
 
         new_files = [Path(file).expanduser().resolve() for file in files]
         _check_files(new_files)
-        check_output_folder(out_dir)  # before the paid turn: its files must have somewhere to go
+        check_output_folder(out_dir, create=False)  # before the paid turn: its files need a place
 
         def send(uploaded_now: Sequence[InputFile]) -> Any:
             return self._request(

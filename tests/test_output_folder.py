@@ -100,18 +100,22 @@ def test_a_full_disk_stops_the_turn_before_the_prompt_is_sent(
     small_disk: Path, replay_server: ReplayServer, replay_client: Any
 ) -> None:
     _fill(small_disk)
-    with pytest.raises(ConfigurationError, match="No space left on device"):
-        ConversationSession().run("make a file", client=replay_client, model="gpt-test", out_dir=small_disk)
+    for out_dir in (small_disk, small_disk / "not" / "made" / "yet"):
+        with pytest.raises(ConfigurationError, match="No space left on device"):
+            ConversationSession().run("make a file", client=replay_client, model="gpt-test", out_dir=out_dir)
     assert replay_server.requests == []
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler.bin"], "nothing made, no probe left"
 
 
 def test_a_folder_that_is_a_file_stops_the_turn_before_the_prompt_is_sent(
     tmp_path: Path, replay_server: ReplayServer, replay_client: Any
 ) -> None:
     (tmp_path / "taken").write_text("x")
-    with pytest.raises(ConfigurationError, match="as the output folder"):
-        ConversationSession().run("hi", client=replay_client, model="gpt-test", out_dir=tmp_path / "taken")
+    for out_dir in (tmp_path / "taken", tmp_path / "taken" / "below"):
+        with pytest.raises(ConfigurationError, match="as the output folder"):
+            ConversationSession().run("hi", client=replay_client, model="gpt-test", out_dir=out_dir)
     assert replay_server.requests == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
 
 
 def test_a_manifest_the_disk_refuses_is_one_failure_line_and_leaves_no_temporary_file(
