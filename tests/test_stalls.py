@@ -89,3 +89,25 @@ def test_a_server_silent_before_the_headers_is_a_stall_too(
     outcome = Downloader(client, stall_timeout=0.3).download_one(ref, lambda hint: tmp_path / f".{hint}.part")
     assert isinstance(outcome, StalledError) and "stalled: no data for 0.3 s" in str(outcome)
     assert not list(tmp_path.iterdir())
+
+
+def test_the_emulators_stall_fault(tmp_path: Path, client: Any, emulator: Any) -> None:
+    code = (
+        "open('/mnt/data/first.txt', 'w').write('one' * 1000)\n"
+        "open('/mnt/data/second.txt', 'w').write('two' * 1000)\n"
+    )
+    response = client.responses.create(
+        model="gpt-4.1",
+        input=f"```python\n{code}```",
+        tools=[{"type": "code_interpreter", "container": {"type": "auto"}}],
+        include=["code_interpreter_call.outputs"],
+    )
+    emulator.faults.stall_downloads(1, after=100)
+    result = fetch(response, out_dir=tmp_path, client=client, max_workers=1, stall_timeout=1)
+    [failure] = result.failures
+    assert isinstance(failure.error, StalledError) and "stalled: no data for 1 s" in failure.message
+    [saved] = result.artifacts
+    assert saved.path.read_bytes() in (b"one" * 1000, b"two" * 1000)
+    assert {saved.filename, failure.filename} == {"first.txt", "second.txt"}
+    assert emulator.faults.describe()["pending_stalls"] == 0
+    assert not list(tmp_path.glob(".*.part"))
