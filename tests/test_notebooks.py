@@ -164,4 +164,4 @@ def test_legacy_assistants(tmp_path: Path) -> None:
     assert {"region_totals.csv", "revenue_by_region.png"} <= set(saved)
     assert any("image/png" in output.get("data", {}) for output in _outputs(notebook))
     assert not any("sandbox:" in text for text in _texts(notebook))
-    assert len(_download_buttons(notebook)) == len(saved) - 1
+    assert len(_download_buttons(notebook)) == len(saved)
