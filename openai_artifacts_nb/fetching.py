@@ -217,6 +217,7 @@ class _Saver:
         self.manifest = manifest
         self.link_base = link_base
         self.source_id = source_id
+        self.secret: object = None
 
     def saved(self, ref: ArtifactRef, path: Path, mime: str, size: int, sha256: str) -> SavedArtifact:
         """Describe ``ref`` saved at ``path``."""
@@ -229,9 +230,19 @@ class _Saver:
             sha256=sha256,
             container_id=ref.container_id,
             file_id=ref.file_id,
-            sandbox_path=ref.sandbox_path,
+            sandbox_path=self.without_key(ref.sandbox_path) if ref.sandbox_path else None,
             found_by=ref.found_by,
         )
+
+    def without_key(self, text: str) -> str:
+        """``text`` (a name the model chose) without the client's key: it must not name a file or an entry.
+
+        Only the key itself is replaced; key-shaped names (``sk-learn_model.pkl``) are the model's to keep.
+        """
+        secret = self.secret
+        if isinstance(secret, str) and len(secret) >= 8 and secret in text:
+            return text.replace(secret, "[redacted]")
+        return text
 
     def entry(self, artifact: SavedArtifact, saved_at: str | None = None) -> ManifestEntry:
         """The manifest entry for ``artifact`` (saved at ``saved_at``, default now)."""
@@ -257,7 +268,7 @@ class _Saver:
         name = safe_filename(download.filename)
         detection = sniffed.detection if sniffed is not None and sniffed.name == name else None
         detection = detection or detect(download.path, name)
-        path, _ = self.folder.place(download.path, detection.filename, download.sha256)
+        path, _ = self.folder.place(download.path, self.without_key(detection.filename), download.sha256)
         return self.saved(download.ref, path, detection.mime_type, download.size, download.sha256)
 
 
@@ -299,7 +310,9 @@ def fetch(
     base = Path(link_base).resolve() if link_base is not None else folder.directory
     manifest = Manifest(folder.directory)
     collection, api = _collect(source, client)
-    results = _Results(_Saver(folder, manifest, base, collection.source_id))
+    saver = _Saver(folder, manifest, base, collection.source_id)
+    saver.secret = getattr(api, "api_key", None)
+    results = _Results(saver)
     downloader = Downloader(api, max_workers=max_workers, progress=progress, stall_timeout=stall_timeout)
     listing = api if collection.source_kind == "response" and collection.container_ids else None
     since = turn_started_at if turn_started_at is not None else collection.created_at

@@ -113,6 +113,7 @@ def _assert_nowhere(key: str, run: CellRun, folder: Path, caplog: pytest.LogCapt
     assert key not in json.dumps(run.outputs, default=str)
     assert key not in str(run.error) and key not in repr(run.error)
     for path in folder.rglob("*"):
+        assert key not in str(path.relative_to(folder)), path
         if path.is_file():
             assert key.encode() not in path.read_bytes(), path
     assert key not in caplog.text
@@ -228,6 +229,33 @@ def test_a_download_error_that_echoes_the_key(
     run = run_cell(shell, "%%openai\nhello")
     assert run.error is None, run.error
     assert "a.txt" in run.all_text() and "403" in run.all_text()
+    _assert_nowhere(key, run, tmp_path, caplog)
+
+
+def test_a_file_the_model_names_after_the_key(
+    shell: Any, replay_server: ReplayServer, key: str, tmp_path: Path, caplog: Any
+) -> None:
+    target = f"sandbox:/mnt/data/{key}.txt"
+    done = _response("completed", text=f"[the file]({target})", logs="")
+    text = done["output"][1]["content"][0]["text"]
+    done["output"][1]["content"][0]["annotations"] = [
+        {
+            "type": "container_file_citation",
+            "container_id": CONTAINER,
+            "file_id": "cfile_k",
+            "filename": f"{key}.txt",
+            "start_index": text.index(target),
+            "end_index": text.index(target) + len(target),
+        }
+    ]
+    _stream(replay_server, [{"type": "response.completed", "response": done}])
+    replay_server.container_file(
+        CONTAINER, "cfile_k", f"/mnt/data/{key}.txt", b"harmless bytes", listed=False
+    )
+    run = run_cell(shell, "%%openai --out result\nhello")
+    assert run.error is None, run.error
+    [saved] = shell.user_ns["result"].artifacts
+    assert saved.filename == "[redacted].txt" and saved.path.read_bytes() == b"harmless bytes"
     _assert_nowhere(key, run, tmp_path, caplog)
 
 
