@@ -1,4 +1,4 @@
-"""Write the example notebooks (quickstart, workshop, legacy_assistants) from the cells below, without outputs.
+"""Write the example notebooks (quickstart, workshop, legacy_assistants, plain_sdk) from the cells below.
 
 Run ``python notebooks/build_notebooks.py`` after editing a cell here; commit the .ipynb files it writes.
 Every notebook runs offline on the local emulator, whose "model" runs the fenced ```python blocks in the
@@ -267,6 +267,111 @@ LEGACY = [
     new_code_cell("server.stop()"),
 ]
 
+PLAIN_SDK = [
+    new_markdown_cell(
+        "# Plain SDK cells: every file a reply makes, saved and shown\n\n"
+        "No magic here: the cells call the official `openai` SDK as any script would. After "
+        "`%load_ext openai_artifacts_nb`, a cell whose value is a reply (a `Response`, a finished stream, "
+        "Assistants messages) is shown the way `%%openai` shows one: the text with working links, the code it "
+        "ran (collapsed), every file saved in `plain_sdk_artifacts/` and shown inline with a download button, "
+        "and the usage line. The code interpreter, the hosted shell and image generation all make files.\n\n"
+        "> **Runs offline.** The first cell starts a local emulator of the OpenAI API and points the SDK at "
+        'it through `OPENAI_BASE_URL` (the display hook downloads through the same variables). Its "model" '
+        "runs the ```` ```python ````, ```` ```bash ```` and ```` ```image ```` blocks of each prompt. With a "
+        "real key, delete the emulator lines and set `OPENAI_API_KEY`."
+    ),
+    new_code_cell(
+        "import os\n"
+        "\n"
+        "from openai import OpenAI\n"
+        "\n"
+        "from openai_artifacts_nb.local import LocalServer\n"
+        "\n"
+        "server = LocalServer()\n"
+        "os.environ['OPENAI_BASE_URL'] = server.start()\n"
+        "os.environ.pop('OPENAI_ARTIFACTS_BACKEND', None)  # this notebook runs its own emulator\n"
+        "client = OpenAI(api_key=os.environ.get('OPENAI_API_KEY', 'sk-local'))"
+    ),
+    new_code_cell("%load_ext openai_artifacts_nb"),
+    new_markdown_cell(
+        "## The code interpreter\n\n"
+        "The cell's value is the `Response`: its chart and table are saved and shown, and the links in the "
+        "text open the saved files."
+    ),
+    new_code_cell(
+        'prompt = """Plot the squares and save them as a table.\n'
+        "\n"
+        "```python\n"
+        "import matplotlib.pyplot as plt\n"
+        "\n"
+        "plt.plot([1, 2, 3, 4], [1, 4, 9, 16], marker='o')\n"
+        "plt.title('Squares')\n"
+        "plt.savefig('/mnt/data/squares.png')\n"
+        "plt.close()\n"
+        "with open('/mnt/data/squares.csv', 'w') as handle:\n"
+        "    handle.write('x,y\\\\n1,1\\\\n2,4\\\\n3,9\\\\n4,16\\\\n')\n"
+        "```\n"
+        "```reply\n"
+        "Here is [the chart](sandbox:/mnt/data/squares.png) and [the table](sandbox:/mnt/data/squares.csv).\n"
+        '```"""\n'
+        "response = client.responses.create(\n"
+        "    model='gpt-4.1',\n"
+        "    input=prompt,\n"
+        "    tools=[{'type': 'code_interpreter', 'container': {'type': 'auto'}}],\n"
+        "    include=['code_interpreter_call.outputs'],\n"
+        ")\n"
+        "response"
+    ),
+    new_markdown_cell(
+        "## The hosted shell\n\n"
+        "Files the shell's commands write into the container are found and saved like the code "
+        "interpreter's; the commands and their output are shown like code runs."
+    ),
+    new_code_cell(
+        'shell_prompt = """Count the words of a line.\n'
+        "\n"
+        "```bash\n"
+        "echo 'the quick brown fox' | tr ' ' '\\\\n' | sort | uniq -c > words.txt && cat words.txt\n"
+        '```"""\n'
+        "client.responses.create(\n"
+        "    model='gpt-5',\n"
+        "    input=shell_prompt,\n"
+        "    tools=[{'type': 'shell', 'environment': {'type': 'container_auto'}}],\n"
+        ")"
+    ),
+    new_markdown_cell(
+        "## Image generation\n\n"
+        "The generated image (base64 in the reply) is saved as a PNG with a real name, and shown."
+    ),
+    new_code_cell(
+        "client.responses.create(\n"
+        "    model='gpt-4.1',\n"
+        "    input='```image\\na lighthouse at dusk\\n```',\n"
+        "    tools=[{'type': 'image_generation', 'size': '1024x1024'}],\n"
+        ")"
+    ),
+    new_markdown_cell(
+        "## A streamed reply\n\nA finished `responses.stream()` shows its final response, like the `Response`."
+    ),
+    new_code_cell(
+        'cubes = """Write a CSV of cubes.\n'
+        "\n"
+        "```python\n"
+        "with open('/mnt/data/cubes.csv', 'w') as handle:\n"
+        "    handle.write('x,y\\\\n1,1\\\\n2,8\\\\n3,27\\\\n')\n"
+        '```"""\n'
+        "with client.responses.stream(\n"
+        "    model='gpt-4.1',\n"
+        "    input=cubes,\n"
+        "    tools=[{'type': 'code_interpreter', 'container': {'type': 'auto'}}],\n"
+        ") as stream:\n"
+        "    for event in stream:\n"
+        "        pass\n"
+        "stream"
+    ),
+    new_code_cell("server.stop()"),
+]
+
 
 def write(name: str, cells: list[nbformat.NotebookNode]) -> Path:
     """Write one notebook with a Python 3 kernelspec and no outputs."""
@@ -284,5 +389,10 @@ def write(name: str, cells: list[nbformat.NotebookNode]) -> Path:
 
 
 if __name__ == "__main__":
-    for name, cells in (("quickstart", QUICKSTART), ("workshop", WORKSHOP), ("legacy_assistants", LEGACY)):
+    for name, cells in (
+        ("quickstart", QUICKSTART),
+        ("workshop", WORKSHOP),
+        ("legacy_assistants", LEGACY),
+        ("plain_sdk", PLAIN_SDK),
+    ):
         write(name, cells)

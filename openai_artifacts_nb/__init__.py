@@ -1,6 +1,7 @@
 """Save, show and link every file an OpenAI model makes for you, in a notebook or without one.
 
-``%load_ext openai_artifacts_nb`` registers the ``%%openai`` magic. Apps use :func:`fetch`. Importing this
+``%load_ext openai_artifacts_nb`` registers the ``%%openai`` magic and the display hook (any OpenAI reply a
+cell shows is saved, shown and linked). Apps use :func:`fetch`. Importing this
 package is cheap: ``openai``, ``ipywidgets`` and ``pandas`` are imported only when first needed.
 """
 
@@ -65,13 +66,16 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
     """Register ``%%openai`` and ``%openai`` (called by ``%load_ext openai_artifacts_nb``)."""
     from openai_artifacts_nb.magic import OpenAIMagics
 
-    ipython.register_magics(OpenAIMagics(shell=ipython))
+    magics = OpenAIMagics(shell=ipython)
+    ipython.register_magics(magics)
+    magics.install_display_hook()
 
 
 def unload_ipython_extension(ipython: InteractiveShell) -> None:
-    """Stop the embedded emulator, if the magic started one (called by ``%unload_ext``)."""
+    """Remove the display hook and stop the embedded emulator, if the magic started one (``%unload_ext``)."""
     from openai_artifacts_nb.magic import OpenAIMagics
 
     magics = ipython.magics_manager.registry.get(OpenAIMagics.__name__)
     if isinstance(magics, OpenAIMagics):
+        magics.remove_display_hook()
         magics.close()

@@ -20,7 +20,7 @@ from openai_artifacts_nb.render import ErrorLine, Notice, ReplyView, UsageLine
 from openai_artifacts_nb.session import ConversationSession, PromptResult
 from openai_artifacts_nb.streaming import ReplyStream
 
-__all__ = ["DisplayOptions", "run_and_show", "show_notice"]
+__all__ = ["DisplayOptions", "run_and_show", "show_fetched", "show_notice"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,8 @@ def run_and_show(
     files: list[str] | tuple[str, ...] = (),
     stream: bool = True,
     options: DisplayOptions | None = None,
+    tools: Any = None,
+    conversation_state: str = "previous_response_id",
 ) -> PromptResult:
     """Run ``prompt`` in ``session`` and display everything it produced; return the result."""
     options = options or DisplayOptions()
@@ -88,6 +90,8 @@ def run_and_show(
             on_event=on_event,
             on_notice=lambda message: display(Notice(message)),
             progress=progress,
+            tools=tools,
+            conversation_state=conversation_state,
         )
     except BaseException:
         # The error itself is shown once, by the caller; the stream keeps what arrived, without "waiting".
@@ -110,6 +114,33 @@ def run_and_show(
         )
     )
     return result
+
+
+def show_fetched(
+    result: Any,
+    *,
+    link_base: Path,
+    options: DisplayOptions | None = None,
+    code_runs: Any = (),
+    model: str = "",
+    usage: Any = None,
+    response_id: str = "",
+) -> None:
+    """Display a fetched reply (a ``FetchResult``) as a turn is shown: the text with working links, the code
+    runs, each file with its button, one line per failure, and the usage line (the display hook's view)."""
+    options = options or DisplayOptions()
+    _display(ReplyView(result.text, list(code_runs)))
+    if not options.quiet:
+        for artifact in result.artifacts:
+            _show_artifact(artifact, options)
+    for failure in result.failures:
+        _display(ErrorLine(failure.message))
+    folder = _relative(result.out_dir, link_base)
+    _display(
+        UsageLine(
+            model, usage, response_id or str(result.source_id or ""), None, len(result.artifacts), folder
+        )
+    )
 
 
 class _Empty:

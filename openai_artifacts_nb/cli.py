@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     fetch = commands.add_parser("fetch", help="save the files of replies, containers, threads or files")
-    fetch.add_argument("ids", nargs="+", metavar="ID", help="resp_…, cntr_…, thread_… or file-… id")
+    fetch.add_argument("ids", nargs="+", metavar="ID", help="resp_…, conv_…, cntr_…, thread_… or file-… id")
     fetch.add_argument("--out", required=True, help="folder to save into (created if missing)")
     fetch.add_argument("--base-url", default=None, help="API base URL (default: $OPENAI_BASE_URL or OpenAI)")
 
@@ -188,8 +188,8 @@ def _run(args: argparse.Namespace) -> int:
 def fetch_command(ids: Sequence[str], *, out: str, base_url: str | None) -> int:
     """Run ``openai-artifacts fetch``: save the files of each id into ``out``; return the exit status.
 
-    For a reply or a thread, ``out/.openai-artifacts/<id>.md`` gets the text with rewritten links. Each
-    failure is one line on stderr; the status is 0 only when everything was saved.
+    For a reply, a conversation or a thread, ``out/.openai-artifacts/<id>.md`` gets the text with rewritten
+    links. Each failure is one line on stderr; the status is 0 only when everything was saved.
     """
     from pathlib import Path, PurePosixPath
 
@@ -211,7 +211,7 @@ def fetch_command(ids: Sequence[str], *, out: str, base_url: str | None) -> int:
         for artifact in result.artifacts:
             shown = PurePosixPath(artifact.path.relative_to(result.out_dir))
             sys.stdout.write(f"{shown}\t{artifact.size}\t{artifact.mime_type}\n")
-        if result.source_kind in ("response", "thread") and result.text:
+        if result.source_kind in ("response", "conversation", "thread") and result.text:
             # In the tool's folder, beside the manifest: a file the model names ``<id>.md`` keeps its bytes.
             text_path = result.manifest_path.parent / safe_filename(f"{identifier.strip()}.md")
             try:

@@ -9,7 +9,7 @@ app can store its own way.
 Two steps need the API and take a client: :func:`list_container` returns the files with
 ``source: "assistant"`` that appeared in a container during the turn (annotations are sometimes missing;
 :func:`add_container_listing` adds them to a collection), and :func:`collect_id` starts from a ``resp_``,
-``cntr_``, ``thread_`` or ``file-`` id.
+``conv_``, ``cntr_``, ``thread_`` or ``file-`` id.
 """
 
 from __future__ import annotations
@@ -48,11 +48,18 @@ __all__ = [
     "plain",
 ]
 
-_ID_PREFIXES = {"resp_": "response", "cntr_": "container", "thread_": "thread", "file-": "file"}
+_ID_PREFIXES = {
+    "resp_": "response",
+    "conv_": "conversation",
+    "cntr_": "container",
+    "thread_": "thread",
+    "file-": "file",
+}
 
 
 def id_kind(text: str) -> str | None:
-    """Return ``"response"``, ``"container"``, ``"thread"`` or ``"file"`` for an id, else ``None``."""
+    """Return ``"response"``, ``"conversation"``, ``"container"``, ``"thread"`` or ``"file"`` for an id, else
+    ``None``."""
     stripped = text.strip()
     if not stripped or any(char.isspace() for char in stripped):
         return None
@@ -198,8 +205,9 @@ def add_container_listing(
 
 
 def collect_id(identifier: str, client: OpenAI) -> Collection:
-    """Collect from an id: ``resp_…`` (a stored reply), ``cntr_…`` (every file in the container), ``thread_…``
-    (every assistant message) or ``file-…`` (one Files object).
+    """Collect from an id: ``resp_…`` (a stored reply), ``conv_…`` (every item of a conversation, and the
+    files its tool calls' containers hold), ``cntr_…`` (every file in the container), ``thread_…`` (every
+    assistant message) or ``file-…`` (one Files object).
 
     Raises :class:`~openai_artifacts_nb.errors.ReplyError` for anything else; API errors propagate.
     """
@@ -210,6 +218,17 @@ def collect_id(identifier: str, client: OpenAI) -> Collection:
     if kind == "response":
         response = client.responses.retrieve(identifier, include=["code_interpreter_call.outputs"])
         return collect(response)
+    if kind == "conversation":
+        items = [
+            plain(item)
+            for item in client.conversations.items.list(
+                identifier, order="asc", limit=100, include=["code_interpreter_call.outputs"]
+            )
+        ]
+        collection = Collection.from_reply(Reply.from_response({"id": identifier, "output": items}))
+        collection.source_kind = "conversation"
+        add_container_listing(collection, client)
+        return collection
     if kind == "container":
         collection = Collection(source_id=identifier, source_kind="container")
         for entry in client.containers.files.list(identifier, order="asc", limit=100):
@@ -240,5 +259,5 @@ def collect_id(identifier: str, client: OpenAI) -> Collection:
         )
         return collection
     raise ReplyError(
-        f"not an id this tool knows: {identifier!r} (expected resp_…, cntr_…, thread_… or file-…)"
+        f"not an id this tool knows: {identifier!r} (expected resp_…, conv_…, cntr_…, thread_… or file-…)"
     )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from IPython.core import magic_arguments as _arguments
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from traitlets import Bool, Enum, Int, TraitError, Unicode, validate
+from traitlets import Bool, Enum, Int, TraitError, Unicode, observe, validate
 
 from openai_artifacts_nb.client import BACKEND_ENV
 from openai_artifacts_nb.errors import ArtifactsError
@@ -81,6 +81,46 @@ class OpenAIMagics(Magics):
     download_buttons = Bool(True, help="Show a download button (ipywidgets) under each saved file.").tag(
         config=True
     )
+    display_hook = Bool(
+        True, help="Show any OpenAI reply a cell displays (Response, stream, messages) with its files saved."
+    ).tag(config=True)
+    tools = Unicode(
+        "code_interpreter",
+        help="Tools for %%openai cells, comma-separated: code_interpreter, shell, image_generation "
+        "(per cell: --tools).",
+    ).tag(config=True)
+    container_memory = Enum(
+        ["", "1g", "4g", "16g", "64g"], "", help="Memory of a new container (per cell: --container-memory)."
+    ).tag(config=True)
+    network_policy = Unicode(
+        "",
+        help="A new container's network: 'disabled' or 'allowlist:DOMAIN,...' (per cell: --network-policy).",
+    ).tag(config=True)
+    conversation_state = Enum(
+        ["previous_response_id", "conversation"],
+        "previous_response_id",
+        help="How turns are chained: previous_response_id, or a Conversations API conversation.",
+    ).tag(config=True)
+
+    @validate("tools")
+    def _known_tools(self, proposal: Any) -> str:
+        from openai_artifacts_nb.tools import parse_tools
+
+        try:
+            return ",".join(parse_tools(str(proposal["value"])))
+        except ArtifactsError as error:
+            raise TraitError(str(error)) from None
+
+    @observe("display_hook")
+    def _toggle_display_hook(self, change: Any) -> None:
+        # %config reaches every OpenAIMagics the shell ever held; only the loaded one owns the hook.
+        registry = getattr(getattr(self.shell, "magics_manager", None), "registry", {})
+        if self._hook is None or registry.get(type(self).__name__) is not self:
+            return
+        if change["new"]:
+            self._hook.install()
+        else:
+            self._hook.remove()
 
     @validate("preview_rows", "preview_columns", "preview_lines", "image_max_pixels")
     def _positive(self, proposal: Any) -> int:
@@ -95,6 +135,59 @@ class OpenAIMagics(Magics):
         self._clients: dict[str, OpenAI] = {}
         self._told_where = False
         self._tape = TapeDeck()  # %openai record / replay, OPENAI_ARTIFACTS_BACKEND=replay:PATH
+        self._hook: Any = None
+        if shell is not None:
+            from openai_artifacts_nb.display_hook import DisplayHook
+
+            self._hook = DisplayHook(shell, self.show_reply)
+
+    def install_display_hook(self) -> None:
+        """Register the display hook unless ``OpenAIMagics.display_hook`` is off (``%load_ext`` does it)."""
+        if self._hook is not None and self.display_hook:
+            self._hook.install()
+
+    def remove_display_hook(self) -> None:
+        """Remove the display hook from the shell's formatters (``%unload_ext`` does this)."""
+        if self._hook is not None:
+            self._hook.remove()
+
+    def show_reply(self, source: Any) -> Any:
+        """Save and show ``source`` (a reply in any shape, or an id) in this cell; return the result."""
+        from openai_artifacts_nb.display_hook import show_reply
+
+        location, out_dir = self._where(None)
+        return show_reply(
+            source, client=self._client, out_dir=out_dir, link_base=location.folder, options=self._options()
+        )
+
+    def _options(self, *, quiet: bool = False) -> Any:
+        from openai_artifacts_nb import cell_output
+        from openai_artifacts_nb.previews import PreviewLimits
+
+        return cell_output.DisplayOptions(
+            live=self._live(),
+            buttons=bool(self.download_buttons),
+            quiet=quiet,
+            limits=PreviewLimits(
+                rows=self.preview_rows,
+                columns=self.preview_columns,
+                text_lines=self.preview_lines,
+                image_max_pixels=self.image_max_pixels,
+                data_uri_max_bytes=self.embed_max_bytes,
+            ),
+        )
+
+    def _tool_options(self, args: Any) -> Any:
+        from openai_artifacts_nb.tools import ToolOptions, parse_network_policy, parse_tools
+
+        try:
+            return ToolOptions(
+                names=parse_tools(args.tools or self.tools),
+                memory_limit=args.container_memory or self.container_memory or None,
+                network_policy=parse_network_policy(args.network_policy or self.network_policy or None),
+            )
+        except ArtifactsError as error:
+            raise UsageError(str(error)) from None
 
     @property
     def session(self) -> ConversationSession:
@@ -128,6 +221,24 @@ class OpenAIMagics(Magics):
         argument(
             "--quiet", "-q", action="store_true", help="show only the text and the usage line, no previews"
         ),
+        argument(
+            "--tools",
+            default=None,
+            metavar="LIST",
+            help="comma-separated: code_interpreter, shell, image_generation (default: OpenAIMagics.tools)",
+        ),
+        argument(
+            "--container-memory",
+            default=None,
+            choices=["1g", "4g", "16g", "64g"],
+            help="memory of a new container",
+        ),
+        argument(
+            "--network-policy",
+            default=None,
+            metavar="POLICY",
+            help="network of a new container: disabled, or allowlist:DOMAIN[,DOMAIN...]",
+        ),
         argument("prompt", nargs="*", help="prompt text (the cell body is appended)"),
         magic_kind["cell"],
     )
@@ -140,25 +251,14 @@ class OpenAIMagics(Magics):
         """
         args = self._parse(line)
         from openai_artifacts_nb import cell_output
-        from openai_artifacts_nb.previews import PreviewLimits
 
+        tool_options = self._tool_options(args)
         prompt = self.prompt_text(" ".join(args.prompt), cell)
         if args.new:
             self.session.reset()
         client = self._client()
         location, out_dir = self._where(args.dir)
-        options = cell_output.DisplayOptions(
-            live=self._live(),
-            buttons=bool(self.download_buttons),
-            quiet=args.quiet,
-            limits=PreviewLimits(
-                rows=self.preview_rows,
-                columns=self.preview_columns,
-                text_lines=self.preview_lines,
-                image_max_pixels=self.image_max_pixels,
-                data_uri_max_bytes=self.embed_max_bytes,
-            ),
-        )
+        options = self._options(quiet=args.quiet)
         if not self._told_where and not location.found:
             cell_output.show_notice(location.describe())
         self._told_where = True
@@ -176,6 +276,8 @@ class OpenAIMagics(Magics):
                 out_dir=out_dir,
                 link_base=location.folder,
                 options=options,
+                tools=tool_options,
+                conversation_state=self.conversation_state,
             )
         except ArtifactsError as error:
             raise UsageError(_with_notebook_hint(error)) from None
@@ -188,7 +290,7 @@ class OpenAIMagics(Magics):
 
     @_flags(magic_kind["line"]("openai"))
     def openai_line(self, line: str) -> Any:
-        """``%openai local | stop | reset | status | help | record | replay``: the backend and conversation.
+        """``%openai local | stop | reset | status | help | record | replay | fetch``: backend, state, files.
 
         local   start the embedded emulator and use it (no key, no network; OPENAI_ARTIFACTS_BACKEND=openai
                 keeps OPENAI_BASE_URL instead, as a class hub sets it)
@@ -196,6 +298,7 @@ class OpenAIMagics(Magics):
         record PATH | record stop   record every API exchange of the following cells into a cassette
         replay PATH [--speed N] [--fallback local] | replay stop   replay a cassette (no key, no network)
         reset   forget the conversation: the next cell starts fresh, in a new container
+        fetch ID [ID...]   save and show the files of resp_…, conv_…, cntr_…, thread_… or file-… here
         status  show the model, the conversation, the container and where files go
         """
         from openai_artifacts_nb.render import Notice
@@ -229,11 +332,42 @@ class OpenAIMagics(Magics):
             if reset:
                 self.session.reset()  # the recorded conversation is another server's
             return Notice(message, prefix="openai:")
+        if command == "fetch":
+            ids = line.strip().split()[1:]
+            if not ids:
+                raise UsageError("%openai fetch needs an id: resp_…, conv_…, cntr_…, thread_… or file-….")
+            for identifier in ids:
+                self.show_reply(self._fetch_source(identifier))
+            return None
         if command == "help":
             return Notice(" ".join((self.openai_line.__doc__ or "").split()), prefix="openai:")
         raise UsageError(
-            f"%openai {command}: unknown command; use local, stop, reset, status, help, record or replay."
+            f"%openai {command}: unknown command; "
+            "use local, stop, reset, status, help, record, replay or fetch."
         )
+
+    def _fetch_source(self, identifier: str) -> Any:
+        """A response id is read whole (its code runs are shown too); other ids are fetched as they are."""
+        from openai_artifacts_nb.collect import id_kind
+
+        kind = id_kind(identifier)
+        if kind is None:
+            raise UsageError(
+                f"%openai fetch {identifier}: not an id (expected resp_…, conv_…, cntr_…, thread_…, file-…)."
+            )
+        if kind != "response":
+            return identifier
+        import openai
+
+        from openai_artifacts_nb.session import INCLUDE, api_error
+
+        client = self._client()
+        try:
+            return client.responses.retrieve(identifier, include=INCLUDE)  # type: ignore[arg-type]
+        except openai.OpenAIError as error:
+            raise UsageError(
+                _with_notebook_hint(api_error(error, api_key=client.api_key, base_url=str(client.base_url)))
+            ) from None
 
     def _parse(self, line: str) -> Any:
         import shlex
@@ -351,6 +485,8 @@ class OpenAIMagics(Magics):
         backend += self._tape.describe()
         state = self.session
         conversation = f"continuing {state.previous_response_id}" if state.previous_response_id else "new"
+        if state.conversation_id:
+            conversation = f"in {state.conversation_id}"
         inputs = ", ".join(item.path.name for item in state.inputs) or "none"
         return (
             f"model {self.model} · backend {backend} · conversation {conversation} ({state.turns} turns) · "

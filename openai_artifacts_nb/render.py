@@ -60,7 +60,10 @@ def filter_bundle(
 def code_run_title(run: CodeRun, *, note: str = "") -> str:
     """The one-line summary of a code run: ``Code (2 lines) · FileNotFoundError: orders.csv``."""
     lines = sum(1 for _ in run.code.splitlines()) if run.code else 0
-    title = f"Code ({lines} line{'s' if lines != 1 else ''})"
+    if run.kind == "shell":
+        title = f"Shell ({lines} command{'s' if lines != 1 else ''})"
+    else:
+        title = f"Code ({lines} line{'s' if lines != 1 else ''})"
     if note:
         title += f" · {note}"
     elif run.error:
@@ -92,7 +95,8 @@ def code_run_html(run: CodeRun, *, open_block: bool = False, note: str = "") -> 
 
 def code_run_plain(run: CodeRun) -> str:
     """Return a code run as indented plain text."""
-    head = f"[code · {run.error}]" if run.error else "[code]"
+    label = "shell" if run.kind == "shell" else "code"
+    head = f"[{label} · {run.error}]" if run.error else f"[{label}]"
     out = [head] + [f"    {line}" for line in run.code.splitlines()]
     if run.logs:
         out += ["[output]"] + [f"    {line}" for line in run.clean_logs.rstrip().splitlines()]

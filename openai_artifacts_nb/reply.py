@@ -226,6 +226,10 @@ class CodeRun:
     container_id: str | None = None
     images: int = 0
     outputs: tuple[CodeOutput, ...] = ()
+    #: ``code_interpreter`` (Python in the container) or ``shell`` (a hosted shell's commands, one a line).
+    kind: str = "code_interpreter"
+    #: How a shell call ended: ``exit 0``, ``exit 2``, ``timeout`` (empty for the code interpreter).
+    outcome: str = ""
 
     @property
     def running(self) -> bool:
@@ -242,8 +246,11 @@ class CodeRun:
         """``"FileNotFoundError: orders.csv"`` when the code raised (its logs hold a traceback), else ``""``.
 
         The code interpreter reports a raised exception as a completed call whose logs hold the traceback,
-        so the traceback is what tells a failed run. Only the last 4 KiB of the logs are read.
+        so the traceback is what tells a failed run. Only the last 4 KiB of the logs are read. A shell call
+        that exited non-zero or timed out says so (``exit 2``).
         """
+        if self.kind == "shell":
+            return self.outcome if self.outcome and self.outcome != "exit 0" else ""
         tail = _ANSI.sub("", self.logs[-4096:])
         marker = tail.rfind("Traceback (most recent call last)")
         if marker < 0:
@@ -484,6 +491,7 @@ class _Draft:
         self.texts: list[TextPart] = []
         self.runs: list[CodeRun] = []
         self.containers: list[str] = []
+        self.shell_calls: dict[str, int] = {}  # call id -> index in runs, for its shell_call_output
 
     def add(self, ref: ArtifactRef) -> ArtifactKey:
         key = ref.key
@@ -526,10 +534,103 @@ def _read_message(draft: _Draft, item: Any) -> None:
             )
 
 
+def shell_run(item: Any) -> CodeRun:
+    """Return a hosted ``shell_call`` item as a :class:`CodeRun` of kind ``shell`` (its commands as code)."""
+    action = _get(item, "action") or {}
+    commands = [str(command) for command in (_get(action, "commands") or []) if isinstance(command, str)]
+    environment = _get(item, "environment") or {}
+    container_id = _get(environment, "container_id")
+    return CodeRun(
+        item_id=str(_get(item, "id", "") or ""),
+        code="\n".join(commands),
+        status=str(_get(item, "status", "") or "completed"),
+        container_id=container_id if isinstance(container_id, str) and container_id else None,
+        kind="shell",
+    )
+
+
+def shell_output(run: CodeRun, item: Any) -> CodeRun:
+    """Return ``run`` completed by its ``shell_call_output`` item: what it printed and how it ended."""
+    logs: list[str] = []
+    outcome = ""
+    for content in _get(item, "output") or []:
+        for stream in ("stdout", "stderr"):
+            value = _get(content, stream)
+            if isinstance(value, str) and value:
+                logs.append(value if value.endswith("\n") else value + "\n")
+        ended = _get(content, "outcome") or {}
+        kind = _get(ended, "type")
+        if kind == "timeout":
+            outcome = "timeout"
+        elif kind == "exit" and outcome != "timeout":
+            code = _get(ended, "exit_code")
+            if isinstance(code, int) and (not outcome or code != 0):
+                outcome = f"exit {code}"
+    return replace(
+        run,
+        logs="".join(logs),
+        outcome=outcome or run.outcome,
+        status=str(_get(item, "status") or run.status),
+    )
+
+
+def _read_shell_call(draft: _Draft, item: Any) -> None:
+    run = shell_run(item)
+    draft.use_container(run.container_id)
+    call_id = _get(item, "call_id")
+    if isinstance(call_id, str) and call_id:
+        draft.shell_calls[call_id] = len(draft.runs)
+    draft.runs.append(run)
+
+
+def _read_shell_call_output(draft: _Draft, item: Any) -> None:
+    index = draft.shell_calls.get(str(_get(item, "call_id") or ""))
+    if index is not None:
+        draft.runs[index] = shell_output(draft.runs[index], item)
+
+
+#: ``output_format`` of an image generation call -> (extension, MIME type).
+IMAGE_FORMATS = {
+    "png": (".png", "image/png"),
+    "webp": (".webp", "image/webp"),
+    "jpeg": (".jpg", "image/jpeg"),
+}
+
+
+def generated_image_ref(item: Any) -> ArtifactRef | None:
+    """Return an ``image_generation_call``'s base64 ``result`` as inline bytes named ``<item id>.<ext>``."""
+    result = _get(item, "result")
+    if not isinstance(result, str) or not result:
+        return None
+    try:
+        data = base64.b64decode(result, validate=False)
+    except (binascii.Error, ValueError):
+        return None
+    ext, mime = IMAGE_FORMATS.get(str(_get(item, "output_format") or "png"), IMAGE_FORMATS["png"])
+    item_id = re.sub(r"[^A-Za-z0-9_-]", "", str(_get(item, "id", "") or ""))[:64] or "image"
+    return ArtifactRef(
+        store="inline",
+        filename=f"{item_id}{ext}",
+        found_by=("image_generation",),
+        size=len(data),
+        mime_type=mime,
+        data=data,
+    )
+
+
+def _read_image_generation_call(draft: _Draft, item: Any) -> None:
+    ref = generated_image_ref(item)
+    if ref is not None:
+        draft.add(ref)
+
+
 #: How each kind of Responses output item is read: add a kind by adding its reader here.
 ITEM_READERS: dict[str, Callable[[_Draft, Any], None]] = {
     "code_interpreter_call": _read_code_interpreter_call,
     "message": _read_message,
+    "shell_call": _read_shell_call,
+    "shell_call_output": _read_shell_call_output,
+    "image_generation_call": _read_image_generation_call,
 }
 
 
@@ -712,7 +813,11 @@ class ReplyBuilder:
         self._slots: dict[tuple[int, int], tuple[list[str], list[dict[str, Any]]]] = {}
         self._containers: list[str] = []
         self._found: dict[ArtifactKey, ArtifactRef] = {}
+        self._shell_items: dict[str, str] = {}  # call id -> the shell_call's item id
+        self._shell_slots: dict[int, str] = {}  # output index -> the shell_call's item id
         self.status = "in_progress"
+        #: The latest ``partial_image`` of an image being generated: (item id, base64 image, format).
+        self.partial_image: tuple[str, str, str] | None = None
 
     @property
     def text(self) -> str:
@@ -772,6 +877,15 @@ class ReplyBuilder:
         elif kind == "response.code_interpreter_call.interpreting":
             draft = self._run(str(_get(event, "item_id", "") or ""))
             draft.run = replace(draft.run, status="interpreting")
+        elif kind == "response.shell_call_command.delta":
+            item_id = self._shell_slots.get(int(_get(event, "output_index", -1) or 0))
+            if item_id is not None:
+                self._run(item_id).parts.append(_get(event, "delta", "") or "")
+        elif kind == "response.image_generation_call.partial_image":
+            image = _get(event, "partial_image_b64")
+            if isinstance(image, str) and image:
+                fmt = str(_get(event, "output_format", "") or "png")
+                self.partial_image = (str(_get(event, "item_id", "") or ""), image, fmt)
         elif kind in ("response.created", "response.in_progress"):
             self._response = plain(_get(event, "response") or {})
         elif kind in TERMINAL_EVENTS:
@@ -817,6 +931,18 @@ class ReplyBuilder:
         if item_type == "message" and added and self._text_length:
             self._text_parts.append("\n\n")
             self._text_length += 2
+        if item_type in ("shell_call", "shell_call_output"):
+            self._shell_item(item, index, added=added)
+            return []
+        if item_type == "image_generation_call":
+            ref = None if added else generated_image_ref(item)
+            if (
+                ref is not None
+                and self.partial_image is not None
+                and self.partial_image[0] == _get(item, "id")
+            ):
+                self.partial_image = None
+            return self._reveal([ref] if ref is not None else [])
         if item_type != "code_interpreter_call":
             if item_type == "message" and not added:
                 cited = _Draft()
@@ -841,6 +967,29 @@ class ReplyBuilder:
         images.refs = dict(self._found)  # image outputs are numbered after every file found before them
         _read_code_interpreter_call(images, item)
         return self._reveal(list(images.refs.values()))
+
+    def _shell_item(self, item: Any, index: Any, *, added: bool) -> None:
+        """A hosted shell call (its commands) or its output (what they printed) arrived or finished."""
+        call_id = str(_get(item, "call_id", "") or "")
+        if _get(item, "type") == "shell_call_output":
+            item_id = self._shell_items.get(call_id)
+            if item_id is not None and not added:
+                finished = self._run(item_id)
+                finished.run = shell_output(finished.run, item)
+            return
+        run = shell_run(item)
+        item_id = run.item_id or f"sh_{len(self._runs)}"
+        self._shell_items[call_id] = item_id
+        if isinstance(index, int):
+            self._shell_slots[index] = item_id
+        if run.container_id and run.container_id not in self._containers:
+            self._containers.append(run.container_id)
+        draft = self._runs.get(item_id)
+        if draft is None or added:
+            draft = self._runs[item_id] = _RunDraft(item_id, run.container_id)
+            draft.run = replace(run, status="in_progress" if added else run.status)
+        else:
+            draft.run = replace(run, code=run.code or "".join(draft.parts))
 
     def _rebuilt(self) -> Reply:
         """The reply from the items and text the events carried, when no terminal event did."""

@@ -28,6 +28,8 @@ from openai_artifacts_nb.reply import TERMINAL_EVENTS, CodeRun, Reply, Usage
 if TYPE_CHECKING:
     from openai import OpenAI
 
+    from openai_artifacts_nb.tools import ToolOptions
+
 __all__ = ["ConversationSession", "InputFile", "PromptResult", "api_error", "code_runs_of"]
 
 INCLUDE = ["code_interpreter_call.outputs"]
@@ -106,6 +108,8 @@ class ConversationSession:
         self.inputs: list[InputFile] = []
         self.turns = 0
         self._shown: set[tuple[str | None, str | None]] = set()
+        #: The Conversations API conversation (``conv_…``) when turns are chained by ``conversation=``.
+        self.conversation_id: str | None = None
 
     def reset(self) -> None:
         """Forget the conversation, the container and the inputs: the next prompt starts fresh."""
@@ -114,6 +118,7 @@ class ConversationSession:
         self.inputs = []
         self.turns = 0
         self._shown = set()
+        self.conversation_id = None
 
     def run(
         self,
@@ -130,8 +135,14 @@ class ConversationSession:
         on_notice: Callable[[str], None] | None = None,
         progress: Progress | None = None,
         max_workers: int = DEFAULT_MAX_WORKERS,
+        tools: ToolOptions | None = None,
+        conversation_state: str = "previous_response_id",
     ) -> PromptResult:
         """Send ``prompt`` as the next turn, save what the reply made, and return the result.
+
+        ``tools`` says which tools the model gets (default: the code interpreter) and how an automatic
+        container is made; ``conversation_state="conversation"`` chains the turns through a Conversations
+        API conversation (made on the first turn) instead of ``previous_response_id``.
 
         Raises :class:`ApiError` for API failures, :class:`ConfigurationError` for a missing input file.
         """
@@ -160,17 +171,19 @@ class ConversationSession:
                 instructions=instructions,
                 stream=stream,
                 on_event=on_event,
+                tools=tools,
+                conversation=self._conversation(client) if conversation_state == "conversation" else None,
             )
 
         try:
             try:
-                response = send(self._prepare_container(client, new_files, notify))
+                response = send(self._prepare_container(client, new_files, notify, tools=tools))
             except openai.APIStatusError as error:
                 if self.container_id is None or not is_container_expired(error):
                     raise
                 # Alive when asked a moment ago, expired by the time the request ran.
                 notify(self._expired_notice())
-                response = send(self._prepare_container(client, [], notify, force_new=True))
+                response = send(self._prepare_container(client, [], notify, force_new=True, tools=tools))
         except openai.OpenAIError as error:
             raise api_error(error, api_key=client.api_key, base_url=str(client.base_url)) from None
 
@@ -188,6 +201,8 @@ class ConversationSession:
         for run in reply.code_runs:
             if run.container_id:
                 self.container_id = run.container_id
+        if reply.container_ids and self.container_id not in reply.container_ids:
+            self.container_id = reply.container_ids[-1]
         self.turns += 1
 
         from openai_artifacts_nb.fetching import fetch
@@ -223,8 +238,20 @@ class ConversationSession:
         again = " and uploaded the inputs again." if self.inputs else "."
         return f"Container {self.container_id} expired; started a new one{again}"
 
+    def _conversation(self, client: OpenAI) -> str:
+        """The conversation the turns go to, made on the first turn (Conversations API)."""
+        if self.conversation_id is None:
+            self.conversation_id = str(client.conversations.create().id)
+        return self.conversation_id
+
     def _prepare_container(
-        self, client: OpenAI, new_files: list[Path], notify: Callable[[str], None], *, force_new: bool = False
+        self,
+        client: OpenAI,
+        new_files: list[Path],
+        notify: Callable[[str], None],
+        *,
+        force_new: bool = False,
+        tools: ToolOptions | None = None,
     ) -> list[InputFile]:
         """Make sure a live container holds every input file; return the files uploaded now."""
         from openai_artifacts_nb.api_errors import container_is_gone
@@ -241,7 +268,8 @@ class ConversationSession:
         if self.container_id is None:
             if not self.inputs and not replace:
                 return []
-            created = client.containers.create(name=CONTAINER_NAME)
+            options = tools.container_options() if tools is not None else {}
+            created = client.containers.create(name=CONTAINER_NAME, **options)
             self.container_id = created.id
             pending = list(self.inputs)
         else:
@@ -262,17 +290,23 @@ class ConversationSession:
         instructions: str | None,
         stream: bool,
         on_event: Callable[[Any], None] | None,
+        tools: ToolOptions | None = None,
+        conversation: str | None = None,
     ) -> Any:
         container: Any = self.container_id or {"type": "auto"}
         params: dict[str, Any] = {
             "model": model,
             "input": text,
-            "tools": [{"type": "code_interpreter", "container": container}],
+            "tools": [{"type": "code_interpreter", "container": container}]
+            if tools is None
+            else tools.specs(self.container_id, stream=stream),
             "include": INCLUDE,
         }
         if instructions:
             params["instructions"] = instructions
-        if self.previous_response_id:
+        if conversation is not None:
+            params["conversation"] = conversation
+        elif self.previous_response_id:
             params["previous_response_id"] = self.previous_response_id
         if not stream:
             return client.responses.create(**params)

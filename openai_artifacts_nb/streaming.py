@@ -30,7 +30,7 @@ from typing import Any
 
 from openai_artifacts_nb.markup import MATH_IGNORE, escape, markdown_fragment, sanitize
 from openai_artifacts_nb.render import MUTED, MimeBundle, code_run_html, code_run_plain, filter_bundle
-from openai_artifacts_nb.reply import TERMINAL_EVENTS, ArtifactRef, CodeRun, ReplyBuilder
+from openai_artifacts_nb.reply import IMAGE_FORMATS, TERMINAL_EVENTS, ArtifactRef, CodeRun, ReplyBuilder
 
 __all__ = ["ReplyStream", "ShownText", "ShownTextBuilder", "StreamingView", "hold_back_sandbox_links"]
 
@@ -154,6 +154,8 @@ class StreamingView:
     code_runs: list[CodeRun] = field(default_factory=list)
     note: str = ""
     shown: ShownText | None = None
+    #: The latest partial image of an image being generated, as ``data:image/...;base64,...`` (or "").
+    preview: str = ""
 
     def _shown(self) -> ShownText:
         if self.shown is None:
@@ -166,6 +168,10 @@ class StreamingView:
             code_run_html(run, open_block=run.running, note="running…" if run.running else "")
             for run in self.code_runs
         ]
+        if self.preview:
+            parts.append(
+                f'<p class="oai-preview"><img src="{escape(self.preview)}" alt="image preview" /></p>'
+            )
         if self.text:
             parts.append(self._shown().html)
         note = self.note or ("" if parts else "waiting for the reply…")
@@ -262,11 +268,30 @@ class ReplyStream:
         found = self._reply.feed(event)
         kind = getattr(event, "type", "")
         item_type = getattr(getattr(event, "item", None), "type", "")
-        if kind in ("response.output_text.delta", "response.code_interpreter_call_code.delta"):
+        if kind in (
+            "response.output_text.delta",
+            "response.code_interpreter_call_code.delta",
+            "response.shell_call_command.delta",
+        ):
             self._dirty = True
             self._draw()
         elif kind == "response.output_item.added" and item_type == "code_interpreter_call":
             self._note = "the model is writing code…"
+            self._draw(force=True)
+        elif kind == "response.output_item.added" and item_type in ("shell_call", "shell_call_output"):
+            self._note = "running a shell command in the container…"
+            self._draw(force=True)
+        elif kind in (
+            "response.image_generation_call.generating",
+            "response.image_generation_call.partial_image",
+        ):
+            self._note = "generating an image…"
+            self._draw(force=True)
+        elif kind == "response.output_item.done" and item_type in (
+            "shell_call_output",
+            "image_generation_call",
+        ):
+            self._note = "the model is writing…"
             self._draw(force=True)
         elif kind == "response.code_interpreter_call.interpreting":
             self.note("running code in the container…")
@@ -281,7 +306,12 @@ class ReplyStream:
     def view(self) -> StreamingView:
         """Return what the stream shows now."""
         text = self.text
-        return StreamingView(text, self.code_runs, self._note, self._shown_text.build(text))
+        partial = self._reply.partial_image
+        preview = ""
+        if partial is not None:
+            mime = IMAGE_FORMATS.get(partial[2], IMAGE_FORMATS["png"])[1]
+            preview = f"data:{mime};base64,{partial[1]}"
+        return StreamingView(text, self.code_runs, self._note, self._shown_text.build(text), preview)
 
     def _draw(self, *, force: bool = False) -> None:
         if not self.live:

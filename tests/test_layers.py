@@ -33,6 +33,7 @@ CORE = [
     "notebook_path",
     "reply",
     "session",
+    "tools",
 ]
 RENDERING = [
     "file_views",
@@ -44,7 +45,7 @@ RENDERING = [
     "preview_xlsx",
     "render",
 ]
-NOTEBOOK_SIDE = {"magic", "widgets", "cell_output", "streaming"}
+NOTEBOOK_SIDE = {"magic", "widgets", "cell_output", "streaming", "display_hook"}
 LOCAL = sorted(f"local.{path.stem}" for path in (PACKAGE / "local").glob("*.py") if path.stem != "__init__")
 
 

@@ -165,3 +165,26 @@ def test_legacy_assistants(tmp_path: Path) -> None:
     assert any("image/png" in output.get("data", {}) for output in _outputs(notebook))
     assert not any("sandbox:" in text for text in _texts(notebook))
     assert len(_download_buttons(notebook)) == len(saved)
+
+
+def test_plain_sdk(tmp_path: Path) -> None:
+    """Plain SDK cells (no magic): the display hook saves and shows every file of each reply."""
+    _, notebook = _run("plain_sdk", tmp_path)
+    artifacts_dir = tmp_path / "plain_sdk_artifacts"
+    files = _common_checks(notebook, tmp_path, artifacts_dir)
+    images = [name for name in files if name.startswith("ig_") and name.endswith(".png")]
+    assert len(images) == 1, files
+    assert {"squares.png", "squares.csv", "words.txt", "cubes.csv"} | set(images) == set(files)
+    assert (artifacts_dir / "cubes.csv").read_bytes() == b"x,y\n1,1\n2,8\n3,27\n"
+    assert (artifacts_dir / images[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    outputs = _outputs(notebook)
+    assert sum(1 for output in outputs if "image/png" in output.get("data", {})) >= 2
+    replies = [
+        "".join(o["data"]["text/html"])
+        for o in outputs
+        if "oai-reply" in "".join(o.get("data", {}).get("text/html", ""))
+    ]
+    assert len(replies) == 4, "one reply view per SDK cell"
+    assert 'href="plain_sdk_artifacts/squares.csv"' in replies[0] and "<summary>Code" in replies[0]
+    assert "<summary>Shell (1 command)" in replies[1] and "uniq -c" in replies[1]
+    assert not any(output.get("output_type") == "execute_result" for output in outputs)

@@ -160,7 +160,13 @@ def test_failed_and_incomplete_replies_say_why() -> None:
 
 
 def test_an_unknown_item_kind_is_skipped_and_known_kinds_have_one_reader() -> None:
-    assert set(ITEM_READERS) == {"code_interpreter_call", "message"}
+    assert set(ITEM_READERS) == {
+        "code_interpreter_call",
+        "message",
+        "shell_call",
+        "shell_call_output",
+        "image_generation_call",
+    }
     reply = Reply.from_response({"id": "resp_3", "output": [{"type": "web_search_call", "id": "ws_1"}]})
     assert (reply.texts, reply.code_runs, reply.artifacts) == ((), (), ())
 

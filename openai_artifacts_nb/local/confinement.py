@@ -109,8 +109,22 @@ class Bubblewrap:
         """Use the ``bwrap`` binary at ``bwrap``."""
         self.bwrap = bwrap
         self.as_root = os.geteuid() == 0
-        self.python = sys.executable
         self._roots = _python_roots()
+        # Each kernel gets a fresh tmpfs at /tmp, so an interpreter or venv that lives under /tmp on the host
+        # (a CI checkout, say) is seen at /opt/python-N instead; a venv found from its executable's path
+        # works from anywhere.
+        self._mounts = [
+            (root, Path(f"/opt/python-{index}") if root.is_relative_to(SANDBOX_HOME) else root)
+            for index, root in enumerate(self._roots)
+        ]
+        self.python = str(self._inside(Path(sys.executable)))
+
+    def _inside(self, path: Path) -> Path:
+        """Where ``path`` (under one of the interpreter's folders) is seen inside the sandbox."""
+        for root, target in self._mounts:
+            if path.is_relative_to(root):
+                return target / path.relative_to(root)
+        return path
 
     @property
     def forks(self) -> bool:
@@ -133,24 +147,27 @@ class Bubblewrap:
                 args += ["--symlink", str(path.readlink()), str(path)]
             elif path.is_dir():
                 args += ["--ro-bind", str(path), str(path)]
-        parents = {str(p) for root in self._roots for p in root.parents if p != Path("/")}
+        # The private /tmp and /dev come before the interpreter's binds: an interpreter or venv that lives
+        # under /tmp (a CI checkout, say) must be bound on top of the tmpfs, not hidden beneath it.
+        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm"]
+        args += ["--perms", "1777", "--tmpfs", SANDBOX_HOME]
+        parents = {str(p) for _, target in self._mounts for p in target.parents if p != Path("/")}
         parents |= {"/mnt", "/run", "/opt"}
+        parents.discard(SANDBOX_HOME)  # the tmpfs above, world-writable as a /tmp must be
         for parent in sorted(parents, key=lambda p: p.count("/")):
             # bwrap would make these 0700 (root-only); the kernel's own uid must pass through them.
             args += ["--perms", "0755", "--dir", parent]
-        for root in self._roots:
-            args += ["--ro-bind", str(root), str(root)]
+        for root, target in self._mounts:
+            args += ["--ro-bind", str(root), str(target)]
         for name in ("/etc/fonts", "/etc/localtime", "/etc/mime.types", "/etc/ld.so.cache"):
             if Path(name).exists():
                 args += ["--ro-bind", name, name]
-        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm"]
-        args += ["--perms", "1777", "--tmpfs", SANDBOX_HOME]
         if mpl_cache is not None and mpl_cache.is_dir():
             args += ["--perms", "1777", "--dir", f"{SANDBOX_HOME}/matplotlib"]
             for cached in sorted(mpl_cache.glob("*.json")):
                 args += ["--ro-bind", str(cached), f"{SANDBOX_HOME}/matplotlib/{cached.name}"]
         args += ["--clearenv"]
-        for key, value in sandbox_environment().items():
+        for key, value in sandbox_environment(python=self.python).items():
             args += ["--setenv", key, value]
         return args
 
@@ -196,10 +213,13 @@ class Bubblewrap:
         }
 
 
-def sandbox_environment() -> dict[str, str]:
-    """Return the whole environment of a confined kernel (nothing of the host's is passed on)."""
+def sandbox_environment(*, python: str | None = None) -> dict[str, str]:
+    """Return the whole environment of a confined kernel (nothing of the host's is passed on).
+
+    ``python`` is the interpreter's path as the sandbox sees it (its folder leads ``PATH``).
+    """
     return {
-        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "PATH": f"{Path(python or sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
         "HOME": SANDBOX_HOME,
         "LANG": "C.UTF-8",
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",

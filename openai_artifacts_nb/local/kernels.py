@@ -408,7 +408,7 @@ class KernelLauncher:
         request = {
             "connection_file": jail.connection_file,
             "cwd": SANDBOX_DATA,
-            "env": sandbox_environment(),
+            "env": sandbox_environment(python=self.confine.python),
             "jail": self.confine.jail(jail, emulator_root=self._visible_root),
         }
         with self._lock:
