@@ -11,7 +11,9 @@ prints a table of medians, ratios and verdicts, also written to ``bench/results.
 5. notebook weight: bytes a 5 MB PNG, a 50 MB CSV and a 10 MB PDF add to the saved notebook;
 6. preview bounds: each hostile file (huge XLSX rows and string tables, one-line and sparse CSVs, Parquet
    giant values, pixel bombs) previewed in a fresh process, against 2 s and +256 MiB;
-7. link rewriting: ``rewrite_links`` on 1 MB replies of every hostile shape, against a tenth of the size.
+7. link rewriting: ``rewrite_links`` on 1 MB replies of every hostile shape, against a tenth of the size;
+8. streamed reply, files early: 20 x 1 MiB cited early, 2 s more writing, 100 ms per request: from
+   ``response.completed`` to every file saved and shown, live fetching against fetching after completion.
 
 ``--quick`` shrinks the slow cases, ``--case N`` picks cases. ``tests/test_bench.py`` runs a smoke version of
 each so they do not rot; it asserts nothing about timing.

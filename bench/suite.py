@@ -18,6 +18,7 @@ CASES: dict[int, tuple[str, str]] = {
     5: ("notebook weight", "bench.notebook_weight"),
     6: ("preview bounds", "bench.preview_bounds"),
     7: ("link rewriting", "bench.link_rewriting"),
+    8: ("streamed reply, files early", "bench.streamed_files"),
 }
 
 

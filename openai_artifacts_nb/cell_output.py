@@ -9,10 +9,13 @@ saved, and a usage line. In a terminal (``live=False``) everything is plain text
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from openai_artifacts_nb.errors import ApiError
 from openai_artifacts_nb.file_views import ArtifactView
 from openai_artifacts_nb.previews import PreviewLimits
 from openai_artifacts_nb.redaction import redacting_display
@@ -20,7 +23,10 @@ from openai_artifacts_nb.render import ErrorLine, Notice, ReplyView, UsageLine
 from openai_artifacts_nb.session import ConversationSession, PromptResult
 from openai_artifacts_nb.streaming import ReplyStream
 
-__all__ = ["DisplayOptions", "run_and_show", "show_fetched", "show_notice"]
+if TYPE_CHECKING:
+    from openai_artifacts_nb.fetching import FetchResult
+
+__all__ = ["DisplayOptions", "run_and_show", "show_events", "show_fetched", "show_notice"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ def run_and_show(
             view.note("saving the files…")
 
     progress, progress_handle = _progress_bars(options)
+    slots = _FileSlots(options, display)
     try:
         result = session.run(
             prompt,
@@ -92,10 +99,12 @@ def run_and_show(
             progress=progress,
             tools=tools,
             conversation_state=conversation_state,
+            on_file=slots.early if options.live and not options.quiet else None,
         )
     except BaseException:
         # The error itself is shown once, by the caller; the stream keeps what arrived, without "waiting".
         view.abandon(_Empty())
+        slots.clear()
         raise
     finally:
         if progress_handle is not None:
@@ -103,8 +112,7 @@ def run_and_show(
             progress.close()
     view.finish(ReplyView(result.text, result.code_runs))
     if not options.quiet:
-        for artifact in result.artifacts:
-            _show_artifact(artifact, options, display)
+        slots.final(result.artifacts)
     for failure in result.failures:
         display(ErrorLine(failure.message))
     folder = _relative(result.out_dir, link_base)
@@ -143,6 +151,68 @@ def show_fetched(
     )
 
 
+def show_events(
+    events: Iterable[Any],
+    *,
+    out_dir: Path,
+    link_base: Path,
+    client: Any = None,
+    options: DisplayOptions | None = None,
+) -> FetchResult:
+    """Show a live stream of Responses events (the SDK's ``Stream``) as :func:`run_and_show` shows a turn.
+
+    Each file is saved as soon as the reply names it and shown while the text streams; at the end the
+    reply with working links, each file once in the reply's order, the failures and the usage line. For a
+    display hook handed a stream. An interrupt or a failed reply cancels the downloads.
+    """
+    from openai_artifacts_nb.live_fetch import LiveFetch, close_stream
+
+    options = options or DisplayOptions()
+    started = time.time()
+    display = redacting_display(_ipython_display, getattr(client, "api_key", None))
+    view = ReplyStream(live=options.live, display=display)
+    view.start()
+    progress, progress_handle = _progress_bars(options)
+    slots = _FileSlots(options, display)
+    live = LiveFetch(out_dir=out_dir, client=client, link_base=link_base, progress=progress)
+    try:
+        for event in events:
+            live.feed(event)
+            view.handle(event)
+            if view.reply.status == "completed":
+                view.note("saving the files…")
+            if options.live and not options.quiet:
+                for artifact in live.ready():
+                    slots.early(artifact)
+        reply = live.reply.build()
+        if reply.status == "failed":
+            raise ApiError(
+                f"The response failed: {reply.error or 'the model could not finish'}",
+                hint="Run the cell again, or change the prompt.",
+                secret=getattr(client, "api_key", None),
+            )
+        result = live.finish(reply)
+    except BaseException:
+        live.cancel()
+        close_stream(events)
+        view.abandon(_Empty())
+        slots.clear()
+        raise
+    finally:
+        if progress_handle is not None:
+            progress_handle.update(_Empty())
+            progress.close()
+    view.finish(ReplyView(result.text, reply.code_runs))
+    if not options.quiet:
+        slots.final(result.artifacts)
+    for failure in result.failures:
+        display(ErrorLine(failure.message))
+    folder = _relative(result.out_dir, link_base)
+    seconds = time.time() - started
+    display(UsageLine(reply.model or "", reply.usage, reply.id or "", seconds, len(result.artifacts), folder))
+    return result
+
+
 class _Empty:
     """Nothing to show: what the progress bars' output becomes once the files are saved."""
 
@@ -150,16 +220,71 @@ class _Empty:
         return {"text/plain": ""}
 
 
+class _FileSlots:
+    """Where the files show: a place per file, made as each is saved while the text streams, and filled
+    with the files' final views in the reply's order at the end, so nothing jumps and nothing repeats.
+
+    A place is :data:`SLOT_SIZE` outputs (an image, its card, its button); what a file does not use stays
+    empty.
+    """
+
+    SLOT_SIZE = 3
+
+    def __init__(self, options: DisplayOptions, display: Any = None) -> None:
+        self._options = options
+        self._show = display or _display
+        self._slots: list[list[Any]] = []
+        self._shown: set[tuple[str | None, str | None]] = set()
+
+    def early(self, artifact: Any) -> None:
+        """Show ``artifact`` (provisional, still in its temporary file) in a new place, at once."""
+        key = (artifact.container_id, artifact.file_id)
+        if key in self._shown:
+            return
+        self._shown.add(key)
+        first = ArtifactView.from_saved(artifact, limits=self._options.limits).displays()[0]
+        parts = [first] + [_Empty()] * (self.SLOT_SIZE - 1)
+        self._slots.append([self._show(part, display_id=True) for part in parts])
+
+    def final(self, artifacts: list[Any]) -> None:
+        """Show each saved file once, in order: in the places made early, then after them."""
+        for index, artifact in enumerate(artifacts):
+            if index >= len(self._slots):
+                _show_artifact(artifact, self._options, self._show)
+                continue
+            parts = _artifact_parts(artifact, self._options)
+            handles = self._slots[index]
+            parts += [_Empty()] * (len(handles) - len(parts))
+            for handle, part in zip(handles, parts, strict=True):
+                handle.update(part)
+        self._clear(self._slots[len(artifacts) :])
+
+    def clear(self) -> None:
+        """The turn failed: empty every place made early (its file is not kept)."""
+        self._clear(self._slots)
+
+    @staticmethod
+    def _clear(slots: list[list[Any]]) -> None:
+        for handles in slots:
+            for handle in handles:
+                handle.update(_Empty())
+
+
 def _show_artifact(artifact: Any, options: DisplayOptions, display: Any = None) -> None:
     display = display or _display
-    parts = ArtifactView.from_saved(artifact, limits=options.limits).displays()
-    # A terminal prints each output's text: the preview's already says where the file is, so one is enough.
-    for part in parts if options.live else parts[:1]:
+    for part in _artifact_parts(artifact, options):
         display(part)
+
+
+def _artifact_parts(artifact: Any, options: DisplayOptions) -> list[Any]:
+    """What one saved file shows: its preview (an image also its card), then its download button."""
+    parts: list[Any] = list(ArtifactView.from_saved(artifact, limits=options.limits).displays())
+    # A terminal prints each output's text: the preview's already says where the file is, so one is enough.
+    parts = parts if options.live else parts[:1]
     if options.live and options.buttons:
         from openai_artifacts_nb.widgets import ArtifactDownload
 
-        display(
+        parts.append(
             ArtifactDownload(
                 artifact.path,
                 filename=artifact.filename,
@@ -167,6 +292,7 @@ def _show_artifact(artifact: Any, options: DisplayOptions, display: Any = None) 
                 href=artifact.relative_path,
             )
         )
+    return parts
 
 
 def _progress_bars(options: DisplayOptions) -> tuple[Any, Any]:

@@ -54,4 +54,18 @@ def make_client(
         options["timeout"] = timeout
     if http_client is not None:
         options["http_client"] = http_client
+    elif base_url is not None and base_url.lower().startswith("http://"):
+        options["http_client"] = _plain_http_client()
     return OpenAI(api_key=api_key or PLACEHOLDER_API_KEY, base_url=base_url, **options)  # type: ignore[arg-type]
+
+
+def _plain_http_client() -> object:
+    """The SDK's HTTP client for a plain ``http://`` server (the emulator, a local compatible server).
+
+    Loading the trusted certificates costs more than a whole download (70 ms on a busy 2-core machine) and
+    a plain connection never uses them. Redirects are not followed, so no answer can lead the client to an
+    ``https://`` address it would then trust unverified.
+    """
+    from openai import DefaultHttpxClient
+
+    return DefaultHttpxClient(verify=False, follow_redirects=False)

@@ -25,6 +25,7 @@ and shows it through :mod:`~openai_artifacts_nb.cell_output`. Only IPython's for
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["HOOKED_TYPES", "DisplayHook", "is_event_list", "reply_source", "show_reply"]
@@ -65,6 +66,13 @@ def is_event_list(obj: Any) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class LiveStream:
+    """A ``ResponseStream`` the cell displays before it has finished: the hook consumes and shows it live."""
+
+    stream: Any
+
+
 def _final_response(stream: Any) -> Any:
     state = getattr(stream, "_state", None)
     return getattr(state, "_completed_response", None)
@@ -76,6 +84,8 @@ def reply_source(obj: Any) -> Any:
     """
     if _named(obj, "openai.types.responses.response", "Response"):
         return obj
+    if _named(obj, _STREAMS, "ResponseStream") and _final_response(obj) is None:
+        return LiveStream(obj)  # still streaming: shown as it arrives, its files saved as they are named
     for kind in ("ResponseStream", "AsyncResponseStream"):
         if _named(obj, _STREAMS, kind):
             return _final_response(obj)
@@ -183,6 +193,14 @@ def show_reply(
     from openai_artifacts_nb.render import ErrorLine, ReplyView, UsageLine
     from openai_artifacts_nb.reply import Reply
 
+    if isinstance(source, LiveStream):
+        try:
+            return cell_output.show_events(
+                source.stream, out_dir=out_dir, link_base=link_base, client=client(), options=options
+            )
+        except (ArtifactsError, UsageError) as error:
+            cell_output._display(ErrorLine(f"The reply's files were not saved: {error}"))
+            return None
     reply = Reply.from_source(source) if not isinstance(source, str) else None
     try:
         if reply is None:

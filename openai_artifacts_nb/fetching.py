@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -193,7 +194,7 @@ class _Sniffed:
 
 
 def _download_and_sniff(
-    downloader: Downloader, ref: ArtifactRef, folder: _Parts
+    downloader: Downloader, ref: ArtifactRef, folder: ArtifactFolder | _Parts
 ) -> tuple[Download | DownloadError, _Sniffed | None]:
     """Download ``ref`` and sniff its type on the worker thread (puremagic's scan is pure Python: done
     here it overlaps the other downloads instead of queueing after the last one)."""
@@ -218,12 +219,19 @@ class _Saver:
         self.link_base = link_base
         self.source_id = source_id
         self.secret: object = None
+        self._folder_link = _relative_to(folder.directory, link_base)
+
+    def _link(self, path: Path) -> str:
+        # Most files lie right in the folder: its relative path is worked out once, not per file.
+        if path.parent == self.folder.directory and "://" not in self._folder_link:
+            return path.name if self._folder_link == "." else f"{self._folder_link}/{path.name}"
+        return _relative_to(path, self.link_base)
 
     def saved(self, ref: ArtifactRef, path: Path, mime: str, size: int, sha256: str) -> SavedArtifact:
         """Describe ``ref`` saved at ``path``."""
         return SavedArtifact(
             path=path,
-            relative_path=_relative_to(path, self.link_base),
+            relative_path=self._link(path),
             filename=path.name,
             mime_type=mime,
             size=size,
@@ -287,6 +295,8 @@ def fetch(
 
     ``source`` is a :class:`~openai_artifacts_nb.reply.Reply`, an SDK ``Response``, its JSON (text or dict),
     a list of streamed events, Assistants messages, or a ``resp_…``/``cntr_…``/``thread_…``/``file-…`` id.
+    A live event iterator (the SDK's ``Stream``, a generator) is read as it arrives: each file starts
+    downloading as soon as an event names it (:mod:`~openai_artifacts_nb.live_fetch`).
     ``client`` defaults to one built from the SDK's environment variables, and is only needed when something
     must be asked of the API. Links in the text are made relative to ``link_base`` (default ``out_dir``).
     For a reply, uncited files with ``source: "assistant"`` created since ``turn_started_at`` (default: the
@@ -303,33 +313,81 @@ def fetch(
     saved. Raises :class:`~openai_artifacts_nb.errors.ReplyError` for a source it cannot read,
     :class:`~openai_artifacts_nb.errors.ConfigurationError` for a folder that cannot hold files (checked
     before anything is downloaded) and :class:`~openai_artifacts_nb.errors.ApiError` when an id cannot be
-    looked up. ``.part`` files a killed process left in the folder are removed first.
+    looked up. ``.part`` files a killed process left in the folder are removed first. On Ctrl-C the
+    downloads stop, the complete files are kept (with their manifest entries), every ``.part`` is removed,
+    and ``KeyboardInterrupt`` is raised again.
     """
+    if _is_live(source):
+        from openai_artifacts_nb.live_fetch import fetch_events
+
+        return fetch_events(
+            source,
+            out_dir=out_dir,
+            client=client,
+            link_base=link_base,
+            turn_started_at=turn_started_at,
+            progress=progress,
+            max_workers=max_workers,
+        )
+    folder = _folder(out_dir)
+    base = Path(link_base).resolve() if link_base is not None else folder.directory
+    collection, api = _collect(source, client)
+    downloader = Downloader(api, max_workers=max_workers, progress=progress, stall_timeout=stall_timeout)
+    since = turn_started_at if turn_started_at is not None else collection.created_at
+    return _settle(collection, folder, base, downloader, api=api, since=since, max_workers=max_workers)
+
+
+def _is_live(source: Any) -> bool:
+    """A live event iterator (an SDK ``Stream``, a generator): read as it arrives, not collected first."""
+    return isinstance(source, Iterator) and not isinstance(source, (str, bytes, dict, list, tuple))
+
+
+def _folder(out_dir: str | os.PathLike[str]) -> ArtifactFolder:
+    """The output folder, proven able to hold files, with a killed run's ``.part`` files swept."""
     folder = ArtifactFolder(check_output_folder(out_dir))
     sweep_stale_parts(folder.directory)
-    base = Path(link_base).resolve() if link_base is not None else folder.directory
+    return folder
+
+
+def _settle(
+    collection: Collection,
+    folder: ArtifactFolder,
+    base: Path,
+    downloader: Downloader,
+    *,
+    api: OpenAI | None,
+    since: float | None,
+    max_workers: int,
+    early: _Early | None = None,
+) -> FetchResult:
+    """Plan, download, merge twins, place, record and rewrite: every step after *collect*.
+
+    ``early`` holds what a live fetch already started while the reply streamed (its pool, its downloads
+    by key and its container listings); those are reused, not asked again.
+    """
     manifest = Manifest(folder.directory)
-    collection, api = _collect(source, client)
     saver = _Saver(folder, manifest, base, collection.source_id)
     saver.secret = getattr(api, "api_key", None)
     results = _Results(saver)
-    downloader = Downloader(api, max_workers=max_workers, progress=progress, stall_timeout=stall_timeout)
     listing = api if collection.source_kind == "response" and collection.container_ids else None
-    since = turn_started_at if turn_started_at is not None else collection.created_at
-
     parts = _Parts(folder)
     try:
         fetched, listing_failures = _download(
-            collection, results, downloader, parts, listing=listing, since=since, max_workers=max_workers
+            collection,
+            results,
+            downloader,
+            parts,
+            listing=listing,
+            since=since,
+            max_workers=max_workers,
+            early=early,
         )
         _place_all(results, fetched)
     except KeyboardInterrupt as interrupt:
         # Keep what was complete, under its final name and in the manifest; leave no ``.part`` behind.
         try:
-            _place_all(
-                results,
-                [item for item in getattr(interrupt, "complete", []) if item.ref.key not in results.by_key],
-            )
+            complete = getattr(interrupt, "complete", [])
+            _place_all(results, [item for item in complete if item.ref.key not in results.by_key])
             _record(manifest, results.manifest_entries())
         finally:
             parts.remove_all()
@@ -404,6 +462,19 @@ class _Fetched:
 _Task = Future[tuple[Download | DownloadError, "_Sniffed | None"]]
 
 
+@dataclass
+class _Early:
+    """What a live fetch started before the reply was complete: reused by :func:`_download`.
+
+    ``started`` maps keys to download tasks on ``pool``; ``listings`` maps container ids to listing tasks
+    whose refs already carry the listing's meaning for the final collection (see ``live_fetch``).
+    """
+
+    pool: ThreadPoolExecutor
+    started: dict[tuple[str, str], _Task] = field(default_factory=dict)
+    listings: dict[str, Future[list[ArtifactRef]]] = field(default_factory=dict)
+
+
 def _download(
     collection: Collection,
     results: _Results,
@@ -413,13 +484,15 @@ def _download(
     listing: OpenAI | None,
     since: float | None,
     max_workers: int,
+    early: _Early | None = None,
 ) -> tuple[list[_Fetched], list[ArtifactFailure]]:
     """Plan, list and download on one pool; return the downloads in the collection's order.
 
     The cited files start at once (a nameless citation waits for the listing, which names it, rather than
-    cost a request); the listings run beside them and only this thread adds what they found.
+    cost a request); the listings run beside them and only this thread adds what they found. With
+    ``early`` (a live fetch), its pool, downloads and listings are used and the pool is left running.
     """
-    started: dict[tuple[str, str], _Task] = {}
+    started: dict[tuple[str, str], _Task] = dict(early.started) if early is not None else {}
 
     def start(pool: ThreadPoolExecutor, *, early: bool) -> None:
         for ref in collection.artifacts:
@@ -434,12 +507,19 @@ def _download(
                 started[ref.key] = pool.submit(_download_and_sniff, downloader, ref, folder)
 
     failures: list[ArtifactFailure] = []
+    pool = (
+        ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="artifact-download")
+        if early is None
+        else early.pool
+    )
     listings: dict[str, Future[list[ArtifactRef]]] = {}
-    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="artifact-download")
     try:
         if listing is not None:
             known = set(collection.refs)
             for container_id in collection.container_ids:
+                if early is not None and container_id in early.listings:
+                    listings[container_id] = early.listings[container_id]
+                    continue
                 listings[container_id] = pool.submit(
                     list_container, listing, container_id, since=since, known=known
                 )
@@ -464,7 +544,8 @@ def _download(
         downloader.cancel()  # a bug: stop the others rather than leave them writing
         pool.shutdown(wait=False, cancel_futures=True)
         raise
-    pool.shutdown(wait=True)
+    if early is None:
+        pool.shutdown(wait=True)
     return fetched, failures
 
 

@@ -137,6 +137,7 @@ class ConversationSession:
         max_workers: int = DEFAULT_MAX_WORKERS,
         tools: ToolOptions | None = None,
         conversation_state: str = "previous_response_id",
+        on_file: Callable[[Any], None] | None = None,
     ) -> PromptResult:
         """Send ``prompt`` as the next turn, save what the reply made, and return the result.
 
@@ -144,6 +145,10 @@ class ConversationSession:
         container is made; ``conversation_state="conversation"`` chains the turns through a Conversations
         API conversation (made on the first turn) instead of ``previous_response_id``.
 
+        Streamed, every file starts downloading as soon as an event names it, and ``on_file(artifact)`` is
+        called (on this thread, between two events) with each one as soon as it is on disk: a provisional
+        ``SavedArtifact`` on its ``.part`` file, to show while the text still streams. The result's
+        artifacts are the placed files. An interrupt or a failed reply cancels the downloads.
         Raises :class:`ApiError` for API failures, :class:`ConfigurationError` for a missing input file.
         """
         import openai
@@ -162,6 +167,16 @@ class ConversationSession:
         new_files = [Path(file).expanduser().resolve() for file in files]
         _check_files(new_files)
         check_output_folder(out_dir, create=False)  # before the paid turn: its files need a place
+        # Streamed, the files download while the reply is still being written (live_fetch).
+        fetch_options: dict[str, Any] = {
+            "out_dir": out_dir,
+            "client": client,
+            "link_base": link_base if link_base is not None else out_dir,
+            "turn_started_at": started,
+            "progress": progress,
+            "max_workers": max_workers,
+        }
+        live = _LiveTurn(fetch_options, on_event, on_file) if stream else None
 
         def send(uploaded_now: Sequence[InputFile]) -> Any:
             return self._request(
@@ -170,24 +185,33 @@ class ConversationSession:
                 text=prompt + _files_note(uploaded_now),
                 instructions=instructions,
                 stream=stream,
-                on_event=on_event,
+                on_event=live.on_event if live is not None else on_event,
                 tools=tools,
                 conversation=self._conversation(client) if conversation_state == "conversation" else None,
             )
 
         try:
             try:
-                response = send(self._prepare_container(client, new_files, notify, tools=tools))
-            except openai.APIStatusError as error:
-                if self.container_id is None or not is_container_expired(error):
-                    raise
-                # Alive when asked a moment ago, expired by the time the request ran.
-                notify(self._expired_notice())
-                response = send(self._prepare_container(client, [], notify, force_new=True, tools=tools))
-        except openai.OpenAIError as error:
-            raise api_error(error, api_key=client.api_key, base_url=str(client.base_url)) from None
+                try:
+                    response = send(self._prepare_container(client, new_files, notify, tools=tools))
+                except openai.APIStatusError as error:
+                    if self.container_id is None or not is_container_expired(error):
+                        raise
+                    # Alive when asked a moment ago, expired by the time the request ran.
+                    notify(self._expired_notice())
+                    if live is not None:
+                        live.restart()
+                    response = send(self._prepare_container(client, [], notify, force_new=True, tools=tools))
+            except openai.OpenAIError as error:
+                raise api_error(error, api_key=client.api_key, base_url=str(client.base_url)) from None
+        except BaseException:
+            if live is not None:
+                live.cancel()
+            raise
 
         reply = Reply.from_response(response)
+        if reply.status == "failed" and live is not None:
+            live.cancel()
         if reply.status == "failed":
             raise ApiError(
                 f"The response failed: {reply.error or 'the model could not finish'}",
@@ -207,15 +231,7 @@ class ConversationSession:
 
         from openai_artifacts_nb.fetching import fetch
 
-        saved = fetch(
-            reply,
-            out_dir=out_dir,
-            client=client,
-            link_base=link_base if link_base is not None else out_dir,
-            turn_started_at=started,
-            progress=progress,
-            max_workers=max_workers,
-        )
+        saved = live.finish(reply) if live is not None else fetch(reply, **fetch_options)
         fresh = saved.new_this_turn(self._shown, cited=reply.cited_keys)
         self._shown.update((artifact.container_id, artifact.file_id) for artifact in fresh)
         return PromptResult(
@@ -311,6 +327,47 @@ class ConversationSession:
         if not stream:
             return client.responses.create(**params)
         return _consume(client.responses.create(**params, stream=True), on_event, secret=client.api_key)
+
+
+class _LiveTurn:
+    """A turn's :class:`~openai_artifacts_nb.live_fetch.LiveFetch`, fed every event before it is shown."""
+
+    def __init__(
+        self,
+        options: dict[str, Any],
+        on_event: Callable[[Any], None] | None,
+        on_file: Callable[[Any], None] | None,
+    ) -> None:
+        self._options = options
+        self._on_event = on_event
+        self._on_file = on_file
+        self.restart()
+
+    def restart(self) -> None:
+        """Begin again (the request was sent anew)."""
+        from openai_artifacts_nb.live_fetch import LiveFetch
+
+        previous = getattr(self, "fetch", None)
+        if previous is not None:
+            previous.cancel()
+        self.fetch = LiveFetch(**self._options)
+
+    def on_event(self, event: Any) -> None:
+        """Start what ``event`` names, show it, then hand over each file finished meanwhile."""
+        self.fetch.feed(event)
+        if self._on_event is not None:
+            self._on_event(event)
+        if self._on_file is not None:
+            for artifact in self.fetch.ready():
+                self._on_file(artifact)
+
+    def cancel(self) -> None:
+        """Stop the downloads and remove their temporary files."""
+        self.fetch.cancel()
+
+    def finish(self, reply: Reply) -> Any:
+        """Save every file of the complete ``reply``."""
+        return self.fetch.finish(reply)
 
 
 def _consume(events: Any, on_event: Callable[[Any], None] | None, *, secret: object = None) -> Any:

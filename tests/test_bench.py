@@ -44,7 +44,7 @@ def _assert_rows(rows: list[Row], *, count: int) -> None:
 
 
 def test_every_case_is_listed() -> None:
-    assert sorted(CASES) == [1, 2, 3, 4, 5, 6, 7]
+    assert sorted(CASES) == [1, 2, 3, 4, 5, 6, 7, 8]
     assert {title for title, _ in CASES.values()} == {
         "many files",
         "one big file",
@@ -53,6 +53,7 @@ def test_every_case_is_listed() -> None:
         "notebook weight",
         "preview bounds",
         "link rewriting",
+        "streamed reply, files early",
     }
 
 
@@ -94,6 +95,18 @@ def test_big_file_case_measures_memory_and_throughput(smoke_on_emulator: Setting
     # .read() holds the whole 16 MiB body at least once; the idle process sets the zero.
     assert memory.reference.median > 8, memory.to_json()
     assert throughput.ours.median > 0
+
+
+@pytest.mark.slow
+def test_streamed_files_case_measures_both_code_paths(smoke_on_emulator: Settings) -> None:
+    from bench import streamed_files
+
+    rows = streamed_files.run(smoke_on_emulator)
+    _assert_rows(rows, count=1)
+    (row,) = rows
+    assert row.reference_name == "after completion" and row.reference is not None
+    assert row.ours.unit == "s" and row.details["files"] == 3
+    assert len(row.details["files_shown_before_completed"]) == 1
 
 
 def test_report_renders_rows_errors_and_notes(tmp_path: Path) -> None:

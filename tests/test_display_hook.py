@@ -224,6 +224,20 @@ def test_an_unfinished_stream_is_left_alone(hooked: InteractiveShell, notebook_d
     assert "ResponseStreamManager" in str(hooked.user_ns["_"].__class__)
 
 
+def test_a_stream_displayed_while_it_runs_is_shown_live(hooked: InteractiveShell, notebook_dir: Path) -> None:
+    run_ok(
+        hooked,
+        "manager = client.responses.stream(model='m', input=TABLE, tools=[CODE], include=INCLUDE)\n"
+        "stream = manager.__enter__()\n",
+    )
+    run = run_ok(hooked, "stream")
+    (reply,) = _reply_html(run)
+    assert 'href="analysis_artifacts/squares.csv"' in reply
+    assert _saved(notebook_dir) == ["squares.csv"]
+    assert len(_usage(run)) == 1
+    run_ok(hooked, "manager.__exit__(None, None, None)")
+
+
 def test_assistants_messages_and_their_page(hooked: InteractiveShell, notebook_dir: Path) -> None:
     run_ok(
         hooked,

@@ -120,6 +120,15 @@ class ReplayServer:
             chunks=chunks, length=size, content_type="application/octet-stream", **options
         )
 
+    def events(self, path: str, events: Callable[[], Iterator[dict[str, Any]]]) -> None:
+        """Answer ``POST path`` with the server-sent events ``events()`` yields, each sent as it comes."""
+
+        def frames() -> Iterator[bytes]:
+            for event in events():
+                yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+
+        self.routes[("POST", path)] = Route(chunks=frames, content_type="text/event-stream")
+
     def fail(self, path: str, status: int, times: int, **options: Any) -> None:
         self.failures[path] = Failure(status, times, **options)
 
@@ -223,7 +232,11 @@ class ReplayServer:
         size = route.length if route.chunks is not None else len(route.body or b"")
         handler.send_response(route.status)
         handler.send_header("content-type", route.content_type)
-        handler.send_header("content-length", str(size))
+        if size is None:  # a stream of unknown length (server-sent events): ends when the connection does
+            handler.send_header("connection", "close")
+            handler.close_connection = True
+        else:
+            handler.send_header("content-length", str(size))
         handler.send_header("x-request-id", "req_test")
         for name, value in route.headers.items():
             handler.send_header(name, value)
@@ -240,6 +253,8 @@ class ReplayServer:
                     handler.close_connection = True
                     return
                 handler.wfile.write(piece)
+                if route.length is None:
+                    handler.wfile.flush()
                 sent += len(piece)
         except (BrokenPipeError, ConnectionResetError):
             handler.close_connection = True
