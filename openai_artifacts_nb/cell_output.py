@@ -25,6 +25,7 @@ from openai_artifacts_nb.streaming import ReplyStream
 
 if TYPE_CHECKING:
     from openai_artifacts_nb.fetching import FetchResult
+    from openai_artifacts_nb.object_store import ObjectStore
 
 __all__ = ["DisplayOptions", "run_and_show", "show_events", "show_fetched", "show_notice"]
 
@@ -60,7 +61,7 @@ def run_and_show(
     *,
     client: Any,
     model: str,
-    out_dir: Path,
+    out_dir: Path | ObjectStore,
     link_base: Path,
     instructions: str | None = None,
     files: list[str] | tuple[str, ...] = (),
@@ -115,7 +116,7 @@ def run_and_show(
         slots.final(result.artifacts)
     for failure in result.failures:
         display(ErrorLine(failure.message))
-    folder = _relative(result.out_dir, link_base)
+    folder = result.location or _relative(result.out_dir, link_base)
     display(
         UsageLine(
             result.model, result.usage, result.response_id, result.seconds, len(result.artifacts), folder
@@ -143,7 +144,7 @@ def show_fetched(
             _show_artifact(artifact, options)
     for failure in result.failures:
         _display(ErrorLine(failure.message))
-    folder = _relative(result.out_dir, link_base)
+    folder = getattr(result, "location", None) or _relative(result.out_dir, link_base)
     _display(
         UsageLine(
             model, usage, response_id or str(result.source_id or ""), None, len(result.artifacts), folder
@@ -154,7 +155,7 @@ def show_fetched(
 def show_events(
     events: Iterable[Any],
     *,
-    out_dir: Path,
+    out_dir: Path | ObjectStore,
     link_base: Path,
     client: Any = None,
     options: DisplayOptions | None = None,
@@ -174,7 +175,11 @@ def show_events(
     view.start()
     progress, progress_handle = _progress_bars(options)
     slots = _FileSlots(options, display)
-    live = LiveFetch(out_dir=out_dir, client=client, link_base=link_base, progress=progress)
+    live: LiveFetch | _FetchAfter
+    if isinstance(out_dir, Path):
+        live = LiveFetch(out_dir=out_dir, client=client, link_base=link_base, progress=progress)
+    else:
+        live = _FetchAfter(out_dir=out_dir, client=client, progress=progress)
     try:
         for event in events:
             live.feed(event)
@@ -207,10 +212,38 @@ def show_events(
         slots.final(result.artifacts)
     for failure in result.failures:
         display(ErrorLine(failure.message))
-    folder = _relative(result.out_dir, link_base)
+    folder = result.location or _relative(result.out_dir, link_base)
     seconds = time.time() - started
     display(UsageLine(reply.model or "", reply.usage, reply.id or "", seconds, len(result.artifacts), folder))
     return result
+
+
+class _FetchAfter:
+    """For object storage: the stream is read as :class:`LiveFetch` reads it, but its files are fetched and
+    published once the reply is whole (``LiveFetch`` saves into a local folder as events arrive)."""
+
+    def __init__(self, *, out_dir: ObjectStore, client: Any, progress: Any) -> None:
+        from openai_artifacts_nb.reply import ReplyBuilder
+
+        self.reply = ReplyBuilder()
+        self._options = {"out_dir": out_dir, "client": client, "progress": progress}
+
+    def feed(self, event: Any) -> None:
+        """Read one event."""
+        self.reply.feed(event)
+
+    def ready(self) -> list[Any]:
+        """No file is ready before the reply is whole."""
+        return []
+
+    def finish(self, reply: Any) -> FetchResult:
+        """Fetch the finished reply's files into object storage."""
+        from openai_artifacts_nb.fetching import fetch
+
+        return fetch(reply, **self._options)
+
+    def cancel(self) -> None:
+        """Nothing was started."""
 
 
 class _Empty:

@@ -61,7 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     fetch = commands.add_parser("fetch", help="save the files of replies, containers, threads or files")
     fetch.add_argument("ids", nargs="+", metavar="ID", help="resp_…, conv_…, cntr_…, thread_… or file-… id")
-    fetch.add_argument("--out", required=True, help="folder to save into (created if missing)")
+    fetch.add_argument(
+        "--out",
+        required=True,
+        help="folder to save into (created if missing), or object storage: s3://bucket/prefix "
+        "(the [s3] extra; credentials from AWS_* variables)",
+    )
     fetch.add_argument("--base-url", default=None, help="API base URL (default: $OPENAI_BASE_URL or OpenAI)")
 
     run = commands.add_parser("run", help="execute a notebook headless with the extension")
@@ -209,19 +214,33 @@ def fetch_command(ids: Sequence[str], *, out: str, base_url: str | None) -> int:
             status = 1
             continue
         for artifact in result.artifacts:
-            shown = PurePosixPath(artifact.path.relative_to(result.out_dir))
+            local = result.location is None and artifact.path.is_relative_to(result.out_dir)
+            shown = (
+                PurePosixPath(artifact.path.relative_to(result.out_dir)) if local else artifact.relative_path
+            )
             sys.stdout.write(f"{shown}\t{artifact.size}\t{artifact.mime_type}\n")
         if result.source_kind in ("response", "conversation", "thread") and result.text:
-            # In the tool's folder, beside the manifest: a file the model names ``<id>.md`` keeps its bytes.
-            text_path = result.manifest_path.parent / safe_filename(f"{identifier.strip()}.md")
-            try:
-                text_path.parent.mkdir(exist_ok=True)
-                write_atomically(text_path, (result.text + "\n").encode("utf-8"))
-            except OSError as error:
-                sys.stderr.write(f"openai-artifacts: {text_path} could not be written: {error.strerror}\n")
-                status = 1
+            if result.location is not None:  # object storage: the text goes beside the files
+                from openai_artifacts_nb.object_store import write_text
+
+                text_name = safe_filename(f"{identifier.strip()}.md")
+                write_text(result.location, text_name, result.text + "\n")
+                sys.stdout.write(f"{text_name}\ttext with rewritten links\n")
             else:
-                sys.stdout.write(f"{PurePosixPath(TOOL_DIR, text_path.name)}\ttext with rewritten links\n")
+                # In the tool's folder, beside the manifest: a model's own ``<id>.md`` keeps its bytes.
+                text_path = result.manifest_path.parent / safe_filename(f"{identifier.strip()}.md")
+                try:
+                    text_path.parent.mkdir(exist_ok=True)
+                    write_atomically(text_path, (result.text + "\n").encode("utf-8"))
+                except OSError as error:
+                    sys.stderr.write(
+                        f"openai-artifacts: {text_path} could not be written: {error.strerror}\n"
+                    )
+                    status = 1
+                else:
+                    sys.stdout.write(
+                        f"{PurePosixPath(TOOL_DIR, text_path.name)}\ttext with rewritten links\n"
+                    )
         for note in result.notes:
             sys.stderr.write(f"openai-artifacts: {note}\n")
         for failure in result.failures:

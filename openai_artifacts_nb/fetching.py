@@ -10,6 +10,10 @@ This module only orchestrates the engine's parts, each usable on its own:
 4. :mod:`~openai_artifacts_nb.manifest` records them in ``.openai-artifacts/manifest.json``;
 5. :mod:`~openai_artifacts_nb.links` rewrites the ``sandbox:`` links.
 
+For an object-storage ``out_dir`` (``s3://bucket/prefix``) the folder is a local staging folder and
+:mod:`~openai_artifacts_nb.object_store` publishes each placed file, then the manifest, before the links are
+rewritten to the objects' URLs.
+
 :func:`fetch` reads as its steps: *collect*, *plan* (files an earlier run saved intact are reused, so
 re-running adds nothing), *download* (one pool, owned by :func:`_download`, runs the container listings
 and the downloads together; only this thread adds to the collection), *merge twins* (an image shown and
@@ -45,6 +49,7 @@ from openai_artifacts_nb.filetypes import Detection, detect
 from openai_artifacts_nb.links import LinkTable, LinkTarget, Span, rewrite_links
 from openai_artifacts_nb.manifest import Manifest, ManifestEntry, utc_now
 from openai_artifacts_nb.naming import ArtifactFolder, check_output_folder, safe_filename, sweep_stale_parts
+from openai_artifacts_nb.object_store import ObjectStore, Publication, is_object_url
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -63,6 +68,9 @@ class SavedArtifact:
     ``path`` is absolute; ``relative_path`` is POSIX and relative to the link base (use
     :func:`~openai_artifacts_nb.links.markdown_url` to put it in a link); ``found_by`` says how the reply
     referred to it (``citation``, ``image_citation``, ``image_output``, ``container_listing``, ...).
+
+    In object storage, ``relative_path`` is the object's URL (presigned, valid ``link_lifetime`` seconds,
+    or public when that is ``None``), ``stored_at`` its ``s3://…`` URL and ``path`` its staged copy.
     """
 
     path: Path
@@ -75,6 +83,8 @@ class SavedArtifact:
     file_id: str | None
     sandbox_path: str | None
     found_by: tuple[str, ...]
+    stored_at: str | None = None
+    link_lifetime: int | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +104,8 @@ class FetchResult:
 
     ``artifacts`` lists every file of the source that is on disk now; ``skipped`` is the subset that an
     earlier run had already saved intact (not downloaded again). ``source_kind`` is ``"response"``,
-    ``"thread"``, ``"messages"``, ``"container"`` or ``"file"``.
+    ``"thread"``, ``"messages"``, ``"container"`` or ``"file"``. In object storage ``location`` is the
+    ``s3://…`` prefix published to, and ``out_dir`` and ``manifest_path`` are in the staging folder.
     """
 
     artifacts: list[SavedArtifact]
@@ -105,6 +116,7 @@ class FetchResult:
     manifest_path: Path
     source_kind: str = "response"
     skipped: list[SavedArtifact] = field(default_factory=list)
+    location: str | None = None
     #: One line per thing worth telling that is not a failed file (a corrupt manifest kept aside).
     notes: list[str] = field(default_factory=list)
 
@@ -283,13 +295,14 @@ class _Saver:
 def fetch(
     source: Any,
     *,
-    out_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str] | ObjectStore | Publication,
     client: OpenAI | None = None,
     link_base: str | os.PathLike[str] | None = None,
     turn_started_at: float | None = None,
     progress: ProgressCallback | None = None,
     max_workers: int = DEFAULT_MAX_WORKERS,
     stall_timeout: float | None = None,
+    storage_options: dict[str, Any] | None = None,
 ) -> FetchResult:
     """Save every file ``source`` produced into ``out_dir`` and return a :class:`FetchResult`.
 
@@ -316,7 +329,26 @@ def fetch(
     looked up. ``.part`` files a killed process left in the folder are removed first. On Ctrl-C the
     downloads stop, the complete files are kept (with their manifest entries), every ``.part`` is removed,
     and ``KeyboardInterrupt`` is raised again.
+
+    ``out_dir`` may be object storage, ``s3://bucket/prefix`` (reached with fsspec ``storage_options``) or an
+    :class:`~openai_artifacts_nb.object_store.ObjectStore`: see :mod:`~openai_artifacts_nb.object_store`
+    (a live stream is then read to its end first, and its files fetched after).
     """
+    if isinstance(out_dir, ObjectStore) or (isinstance(out_dir, str) and is_object_url(out_dir)):
+        with Publication(ObjectStore.coerce(out_dir, storage_options)) as opened:
+            return fetch(
+                list(source) if _is_live(source) else source,
+                out_dir=opened,
+                client=client,
+                turn_started_at=turn_started_at,
+                progress=progress,
+                max_workers=max_workers,
+                stall_timeout=stall_timeout,
+            )
+    publication: Publication | None = None
+    if isinstance(out_dir, Publication):  # called back by the branch above: stage, then publish
+        publication, out_dir = out_dir, out_dir.staging
+        link_base = out_dir
     if _is_live(source):
         from openai_artifacts_nb.live_fetch import fetch_events
 
@@ -334,7 +366,16 @@ def fetch(
     collection, api = _collect(source, client)
     downloader = Downloader(api, max_workers=max_workers, progress=progress, stall_timeout=stall_timeout)
     since = turn_started_at if turn_started_at is not None else collection.created_at
-    return _settle(collection, folder, base, downloader, api=api, since=since, max_workers=max_workers)
+    return _settle(
+        collection,
+        folder,
+        base,
+        downloader,
+        api=api,
+        since=since,
+        max_workers=max_workers,
+        publication=publication,
+    )
 
 
 def _is_live(source: Any) -> bool:
@@ -359,13 +400,16 @@ def _settle(
     since: float | None,
     max_workers: int,
     early: _Early | None = None,
+    publication: Publication | None = None,
 ) -> FetchResult:
     """Plan, download, merge twins, place, record and rewrite: every step after *collect*.
 
     ``early`` holds what a live fetch already started while the reply streamed (its pool, its downloads
-    by key and its container listings); those are reused, not asked again.
+    by key and its container listings); those are reused, not asked again. With a ``publication``, the
+    folder is its staging folder: the plan reads the remote manifest, and each placed file is uploaded
+    (the manifest last) before the links are rewritten to the objects.
     """
-    manifest = Manifest(folder.directory)
+    manifest = publication.manifest() if publication is not None else Manifest(folder.directory)
     saver = _Saver(folder, manifest, base, collection.source_id)
     saver.secret = getattr(api, "api_key", None)
     results = _Results(saver)
@@ -392,7 +436,12 @@ def _settle(
         finally:
             parts.remove_all()
         raise KeyboardInterrupt from None
-    manifest_failures = _record(manifest, results.manifest_entries())
+    if publication is not None:
+        results.publish(publication)
+        publication.publish_manifest(manifest, results.manifest_entries())
+        manifest_failures: list[ArtifactFailure] = []
+    else:
+        manifest_failures = _record(manifest, results.manifest_entries())
 
     return FetchResult(
         artifacts=results.artifacts,
@@ -404,6 +453,7 @@ def _settle(
         manifest_path=manifest.path,
         source_kind=collection.source_kind,
         skipped=list(results.skipped),
+        location=publication.location if publication is not None else None,
     )
 
 
@@ -729,6 +779,22 @@ class _Results:
     def malformed(self, ref: ArtifactRef) -> None:
         """Settle a reference the reply got wrong (a bad id or field): one failure line, no request."""
         self._fail(ref, DownloadError(f"{ref.display_name}: {ref.problem}; it cannot be fetched"))
+
+    def publish(self, publication: Publication) -> None:
+        """Upload every file placed now to object storage and point each artifact at its object."""
+        reused: dict[int, SavedArtifact] = {id(item): item for item in self.skipped}
+        for key, item in list(self.by_key.items()):
+            if not isinstance(item, SavedArtifact):
+                continue
+            if id(item) in reused:  # an earlier run published it: only its link is new
+                self.by_key[key] = reused[id(item)] = publication.linked(item)
+                self._saved_at[id(reused[id(item)])] = self._saved_at.pop(id(item), "")
+                continue
+            try:
+                self.by_key[key] = publication.publish(item)
+            except DownloadError as error:
+                self.by_key[key] = publication.failure(item, error)
+        self.skipped = [reused[id(item)] for item in self.skipped]
 
     def manifest_entries(self) -> list[ManifestEntry]:
         """One manifest entry per file on disk (a reused one keeps the time it was first saved)."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from openai_artifacts_nb.links import is_web_url, markdown_url
 from openai_artifacts_nb.markup import sanitize
 from openai_artifacts_nb.preview_facts import describe_file
 from openai_artifacts_nb.previews import (
@@ -30,7 +31,7 @@ from openai_artifacts_nb.previews import (
 )
 from openai_artifacts_nb.render import MUTED, MimeBundle, filter_bundle
 
-__all__ = ["ArtifactCard", "ArtifactView", "PreviewLimits", "SavedFile"]
+__all__ = ["ArtifactCard", "ArtifactView", "PreviewLimits", "SavedFile", "lifetime_text"]
 
 _IMAGE_MIME_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 _TABLE_SUFFIXES = {".csv", ".tsv", ".tab", ".xlsx", ".xlsm", ".json", ".parquet", ".pq"}
@@ -51,6 +52,27 @@ class SavedFile(Protocol):
     size: int
 
 
+def _storage_facts(artifact: object) -> tuple[str | None, int | None]:
+    """Where an artifact in object storage is (``s3://…``) and how long its link lasts (engine extras)."""
+    stored_at = getattr(artifact, "stored_at", None)
+    lifetime = getattr(artifact, "link_lifetime", None)
+    return (stored_at if isinstance(stored_at, str) else None), (
+        lifetime if isinstance(lifetime, int) else None
+    )
+
+
+def lifetime_text(seconds: int) -> str:
+    """``3600`` -> ``"1 h"``, ``900`` -> ``"15 min"``, ``86400`` -> ``"1 day"``: a link's stated lifetime."""
+    if seconds % 86400 == 0:
+        days = seconds // 86400
+        return f"{days} day" + ("s" if days != 1 else "")
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
 @dataclass
 class ArtifactView:
     """One saved file, shown inline by kind, with a relative link to it (and a data-URI link when small).
@@ -64,12 +86,15 @@ class ArtifactView:
     mime_type: str
     size: int
     limits: PreviewLimits = field(default_factory=PreviewLimits)
+    stored_at: str | None = None
+    link_lifetime: int | None = None
     _bundle: MimeBundle | None = field(default=None, init=False, repr=False)
     _metadata: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def from_saved(cls, artifact: SavedFile, *, limits: PreviewLimits | None = None) -> ArtifactView:
-        """Build from the engine's ``SavedArtifact``."""
+        """Build from the engine's ``SavedArtifact`` (in object storage: its link is the object's URL)."""
+        stored_at, lifetime = _storage_facts(artifact)
         return cls(
             path=Path(artifact.path),
             relative_path=artifact.relative_path,
@@ -77,6 +102,8 @@ class ArtifactView:
             mime_type=artifact.mime_type,
             size=artifact.size,
             limits=limits or PreviewLimits(),
+            stored_at=stored_at,
+            link_lifetime=lifetime,
         )
 
     @classmethod
@@ -121,8 +148,20 @@ class ArtifactView:
 
     @property
     def href(self) -> str:
-        """The relative link to the saved file, URL-encoded."""
+        """The relative link to the saved file (or its object's URL), URL-encoded."""
+        if is_web_url(self.relative_path):
+            return markdown_url(self.relative_path)
         return quote(self.relative_path, safe="/")
+
+    @property
+    def saved_to(self) -> str:
+        """Where the file is, for people: its relative path, or its ``s3://…`` URL in object storage."""
+        return self.stored_at or self.relative_path
+
+    def _link_note(self) -> str:
+        if self.link_lifetime is None:
+            return ""
+        return f"link valid for {lifetime_text(self.link_lifetime)}"
 
     def _repr_mimebundle_(
         self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None, **kwargs: Any
@@ -164,8 +203,10 @@ class ArtifactView:
         name = html.escape(self.filename)
         links = [
             f'<a class="oai-artifact-link" href="{html.escape(self.href)}" download="{name}" '
-            f'target="_blank">{html.escape(self.relative_path)}</a>'
+            f'target="_blank">{html.escape(self.saved_to)}</a>'
         ]
+        if self._link_note():
+            links.append(f'<span class="oai-artifact-expiry">{html.escape(self._link_note())}</span>')
         if self.kind not in {"image", "svg"} and self.size <= self.limits.data_uri_max_bytes:
             encoded = base64.b64encode(self.path.read_bytes()).decode("ascii")
             links.append(
@@ -189,7 +230,8 @@ class ArtifactView:
 
     def caption_plain(self) -> str:
         """Return the file card as one line of text."""
-        return f"[{self.kind}] {self.filename} · {self._described()} · saved to {self.relative_path}"
+        expiry = f" · {self._link_note()}: {self.relative_path}" if self._link_note() else ""
+        return f"[{self.kind}] {self.filename} · {self._described()} · saved to {self.saved_to}{expiry}"
 
     def _card_bundle(self, note: str = "") -> MimeBundle:
         plain = self.caption_plain() + (f" ({note})" if note else "")
@@ -259,7 +301,7 @@ class ArtifactCard:
     ) -> MimeBundle:
         bundle = _sanitized(
             {
-                "text/plain": f"saved to {self.artifact.relative_path}",
+                "text/plain": f"saved to {self.artifact.saved_to}",
                 "text/html": self.artifact.caption_html(),
             }
         )

@@ -20,13 +20,14 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 __all__ = [
     "LinkTable",
     "LinkTarget",
     "Span",
     "escape_markdown",
+    "is_web_url",
     "markdown_url",
     "rewrite_links",
     "sandbox_relative_name",
@@ -54,8 +55,18 @@ def escape_markdown(text: str) -> str:
     return text.translate(_MARKDOWN_ESCAPES)
 
 
+def is_web_url(target: str) -> bool:
+    """Whether ``target`` is an absolute ``http(s)://`` URL (an object in storage), not a relative path."""
+    return target.startswith(("https://", "http://")) and bool(urlsplit(target).netloc)
+
+
 def markdown_url(relative_path: str) -> str:
-    """Percent-encode a POSIX relative path for a Markdown link target (spaces, parentheses, non-ASCII)."""
+    """Percent-encode a POSIX relative path for a Markdown link target (spaces, parentheses, non-ASCII).
+
+    An absolute ``http(s)`` URL (a saved object's, maybe presigned) keeps its query and its escapes.
+    """
+    if is_web_url(relative_path):
+        return quote(relative_path, safe="/-._~!$&'*+,;=:@?#%")
     return quote(relative_path, safe="/-._~!$&'*+,;=:@")
 
 
@@ -79,7 +90,8 @@ def sandbox_relative_name(target: str) -> str:
 
 @dataclass(frozen=True)
 class LinkTarget:
-    """What one sandbox file became: a saved file's relative path, or the reason it could not be saved."""
+    """What one sandbox file became: a saved file's relative path (or its object's ``https://`` URL), or the
+    reason it could not be saved."""
 
     filename: str
     relative_path: str | None = None

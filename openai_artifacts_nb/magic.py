@@ -57,7 +57,16 @@ class OpenAIMagics(Magics):
         "", help="System instructions sent with every prompt (per cell: --instructions)."
     ).tag(config=True)
     artifacts_dir = Unicode(
-        "", help="Folder for saved files; empty means <notebook name>_artifacts/ beside the notebook."
+        "",
+        help="Folder for saved files; empty means <notebook name>_artifacts/ beside the notebook. "
+        "s3://bucket/prefix saves to object storage (the [s3] extra; credentials and endpoint from "
+        "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL).",
+    ).tag(config=True)
+    artifacts_link_lifetime = Int(
+        3600, help="Seconds a presigned link to a file in object storage stays valid."
+    ).tag(config=True)
+    artifacts_public_links = Bool(
+        False, help="Link files in object storage by their plain URL (a public bucket), not presigned."
     ).tag(config=True)
     stream = Bool(True, help="Stream replies as they are written (per cell: --no-stream).").tag(config=True)
     preview_rows = Int(20, help="Rows shown of a table file (CSV, TSV, XLSX, JSON, Parquet).").tag(
@@ -122,7 +131,9 @@ class OpenAIMagics(Magics):
         else:
             self._hook.remove()
 
-    @validate("preview_rows", "preview_columns", "preview_lines", "image_max_pixels")
+    @validate(
+        "preview_rows", "preview_columns", "preview_lines", "image_max_pixels", "artifacts_link_lifetime"
+    )
     def _positive(self, proposal: Any) -> int:
         if int(proposal["value"]) < 1:
             raise TraitError(f"{proposal['trait'].name} must be at least 1")
@@ -134,6 +145,7 @@ class OpenAIMagics(Magics):
         self._server: Any = None
         self._clients: dict[str, OpenAI] = {}
         self._told_where = False
+        self._staging: Path | None = None  # staged copies of files in object storage, for previews
         self._tape = TapeDeck()  # %openai record / replay, OPENAI_ARTIFACTS_BACKEND=replay:PATH
         self._hook: Any = None
         if shell is not None:
@@ -464,15 +476,38 @@ class OpenAIMagics(Magics):
             self._clients[key] = client
         return self._clients[key]
 
-    def _where(self, folder: str | None) -> tuple[Any, Path]:
+    def _where(self, folder: str | None) -> tuple[Any, Any]:
         from openai_artifacts_nb.notebook_path import find_notebook
+        from openai_artifacts_nb.object_store import is_object_url
 
         location = find_notebook(namespace=self._shell.user_ns)
         chosen = folder or self.artifacts_dir
+        if chosen and is_object_url(chosen):
+            return location, self._object_store(chosen)
         if chosen:
             path = Path(chosen).expanduser()
             return location, path if path.is_absolute() else location.folder / path
         return location, location.artifacts_dir
+
+    def _object_store(self, url: str) -> Any:
+        """The object store for ``url``, staging in a folder that lives as long as the kernel (previews)."""
+        import shutil
+        import tempfile
+
+        from openai_artifacts_nb.object_store import ObjectStore
+
+        if self._staging is None:
+            self._staging = Path(tempfile.mkdtemp(prefix="openai-artifacts-staging-"))
+            atexit.register(shutil.rmtree, self._staging, ignore_errors=True)
+        try:
+            store = ObjectStore(
+                url.strip(),
+                links="public" if self.artifacts_public_links else "presigned",
+                link_lifetime=self.artifacts_link_lifetime,
+            )
+        except ArtifactsError as error:
+            raise UsageError(str(error)) from None
+        return store.staging_for(self._staging)
 
     def _live(self) -> bool:
         return getattr(self.shell, "kernel", None) is not None
@@ -488,6 +523,7 @@ class OpenAIMagics(Magics):
         if state.conversation_id:
             conversation = f"in {state.conversation_id}"
         inputs = ", ".join(item.path.name for item in state.inputs) or "none"
+        out_dir = getattr(out_dir, "url", out_dir)
         return (
             f"model {self.model} · backend {backend} · conversation {conversation} ({state.turns} turns) · "
             f"container {state.container_id or 'none yet'} · inputs {inputs} · files go to {out_dir}"

@@ -28,6 +28,7 @@ from openai_artifacts_nb.reply import TERMINAL_EVENTS, CodeRun, Reply, Usage
 if TYPE_CHECKING:
     from openai import OpenAI
 
+    from openai_artifacts_nb.object_store import ObjectStore
     from openai_artifacts_nb.tools import ToolOptions
 
 __all__ = ["ConversationSession", "InputFile", "PromptResult", "api_error", "code_runs_of"]
@@ -63,6 +64,8 @@ class PromptResult:
     out_dir: Path | None = None
     manifest_path: Path | None = None
     seconds: float = 0.0
+    #: The ``s3://…`` prefix the files were published to, for object storage.
+    location: str | None = None
     status: str = "completed"
 
     @property
@@ -126,7 +129,7 @@ class ConversationSession:
         *,
         client: OpenAI,
         model: str,
-        out_dir: Path,
+        out_dir: Path | ObjectStore,
         link_base: Path | None = None,
         instructions: str | None = None,
         files: Sequence[str | Path] = (),
@@ -166,17 +169,19 @@ class ConversationSession:
 
         new_files = [Path(file).expanduser().resolve() for file in files]
         _check_files(new_files)
-        check_output_folder(out_dir, create=False)  # before the paid turn: its files need a place
+        if isinstance(out_dir, Path):  # object storage is checked when it is opened
+            check_output_folder(out_dir, create=False)  # before the paid turn: its files need a place
         # Streamed, the files download while the reply is still being written (live_fetch).
         fetch_options: dict[str, Any] = {
             "out_dir": out_dir,
             "client": client,
-            "link_base": link_base if link_base is not None else out_dir,
+            "link_base": link_base if link_base is not None or not isinstance(out_dir, Path) else out_dir,
             "turn_started_at": started,
             "progress": progress,
             "max_workers": max_workers,
         }
-        live = _LiveTurn(fetch_options, on_event, on_file) if stream else None
+        # Object storage publishes once the reply is whole: its files are fetched after the stream.
+        live = _LiveTurn(fetch_options, on_event, on_file) if stream and isinstance(out_dir, Path) else None
 
         def send(uploaded_now: Sequence[InputFile]) -> Any:
             return self._request(
@@ -248,6 +253,7 @@ class ConversationSession:
             manifest_path=saved.manifest_path,
             seconds=time.time() - started,
             status=reply.status,
+            location=saved.location,
         )
 
     def _expired_notice(self) -> str:

@@ -148,10 +148,12 @@ def download_link_html(href: str, filename: str) -> str:
     """Return a sanitized ``<a download>`` link to a saved file: the download control without a kernel."""
     from urllib.parse import quote
 
+    from openai_artifacts_nb.links import is_web_url, markdown_url
     from openai_artifacts_nb.markup import escape, sanitize
 
+    target = markdown_url(href) if is_web_url(href) else quote(href, safe="/")
     return sanitize(
-        f'<a class="oai-artifact-link" href="{escape(quote(href, safe="/"))}" download="{escape(filename)}" '
+        f'<a class="oai-artifact-link" href="{escape(target)}" download="{escape(filename)}" '
         f'target="_blank">Download {escape(filename)}</a>'
     )
 

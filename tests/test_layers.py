@@ -31,6 +31,7 @@ CORE = [
     "manifest",
     "naming",
     "notebook_path",
+    "object_store",
     "reply",
     "session",
     "tools",
@@ -125,7 +126,8 @@ def test_the_emulator_imports_nothing_from_the_client_side() -> None:
 @pytest.mark.parametrize(
     ("layer", "modules", "forbidden"),
     [
-        ("core", CORE, ["IPython", "ipywidgets", "traitlets", "starlette"]),
+        # Object storage's backends come only with an s3:// folder.
+        ("core", CORE, ["IPython", "ipywidgets", "traitlets", "starlette", "fsspec", "s3fs", "botocore"]),
         ("rendering", RENDERING, ["IPython", "ipywidgets", "openai"]),
         ("local", LOCAL, ["IPython", "ipywidgets"]),
     ],
