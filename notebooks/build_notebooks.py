@@ -177,8 +177,8 @@ WORKSHOP = [
     ),
     new_markdown_cell(
         "## 4. Where everything is\n\n"
-        "`--out results` kept the result object. Every file is listed in `workshop_artifacts/manifest.json` "
-        "with where it came from."
+        "`--out results` kept the result object. Every file is listed in "
+        "`workshop_artifacts/.openai-artifacts/manifest.json` with where it came from."
     ),
     new_code_cell(
         "for artifact in results.artifacts:\n"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from openai_artifacts_nb.errors import ApiError
 from openai_artifacts_nb.file_views import ArtifactView
 from openai_artifacts_nb.previews import PreviewLimits
+from openai_artifacts_nb.redaction import redacting_display
 from openai_artifacts_nb.render import ErrorLine, Notice, ReplyView, UsageLine
 from openai_artifacts_nb.session import ConversationSession, PromptResult, TurnInterrupted
 from openai_artifacts_nb.streaming import ReplyStream, hold_back_sandbox_links
@@ -39,10 +40,14 @@ class DisplayOptions:
     limits: PreviewLimits = field(default_factory=PreviewLimits)
 
 
-def _display(obj: Any, **kwargs: Any) -> Any:
+def _ipython_display(obj: Any, **kwargs: Any) -> Any:
     from IPython.display import display
 
     return display(obj, **kwargs)  # type: ignore[no-untyped-call]
+
+
+#: The one way this module shows anything: redacted (anything key-shaped; a turn adds its client's key).
+_display = redacting_display(_ipython_display)
 
 
 def show_notice(message: str) -> None:
@@ -73,7 +78,8 @@ def run_and_show(
     and nothing is raised (a traceback would be all the cell shows of it).
     """
     options = options or DisplayOptions()
-    view = ReplyStream(live=options.live)
+    display = redacting_display(_ipython_display, getattr(client, "api_key", None))
+    view = ReplyStream(live=options.live, display=display)
     view.start()
     if not stream:
         view.note("waiting for the whole reply (streaming is off)…")
@@ -84,7 +90,7 @@ def run_and_show(
             view.note("saving the files…")
 
     progress, progress_handle = _progress_bars(options)
-    slots = _FileSlots(options)
+    slots = _FileSlots(options, display)
     try:
         result = session.run(
             prompt,
@@ -96,7 +102,7 @@ def run_and_show(
             files=list(files),
             stream=stream,
             on_event=on_event,
-            on_notice=show_notice,
+            on_notice=lambda message: display(Notice(message)),
             progress=progress,
             label=label,
             tools=tools,
@@ -118,9 +124,9 @@ def run_and_show(
     if not options.quiet:
         slots.final(result.artifacts)
     for failure in result.failures:
-        _display(ErrorLine(failure.message))
+        display(ErrorLine(failure.message))
     folder = result.location or _relative(result.out_dir, link_base)
-    _display(
+    display(
         UsageLine(
             result.model, result.usage, result.response_id, result.seconds, len(result.artifacts), folder
         )
@@ -208,10 +214,11 @@ def show_events(
 
     options = options or DisplayOptions()
     started = time.time()
-    view = ReplyStream(live=options.live)
+    display = redacting_display(_ipython_display, getattr(client, "api_key", None))
+    view = ReplyStream(live=options.live, display=display)
     view.start()
     progress, progress_handle = _progress_bars(options)
-    slots = _FileSlots(options)
+    slots = _FileSlots(options, display)
     live: LiveFetch | _FetchAfter
     if isinstance(out_dir, Path):
         live = LiveFetch(out_dir=out_dir, client=client, link_base=link_base, progress=progress)
@@ -231,6 +238,7 @@ def show_events(
             raise ApiError(
                 f"The response failed: {reply.error or 'the model could not finish'}",
                 hint="Run the cell again, or change the prompt.",
+                secret=getattr(client, "api_key", None),
             )
         result = live.finish(reply)
     except BaseException:
@@ -247,12 +255,10 @@ def show_events(
     if not options.quiet:
         slots.final(result.artifacts)
     for failure in result.failures:
-        _display(ErrorLine(failure.message))
+        display(ErrorLine(failure.message))
     folder = result.location or _relative(result.out_dir, link_base)
     seconds = time.time() - started
-    _display(
-        UsageLine(reply.model or "", reply.usage, reply.id or "", seconds, len(result.artifacts), folder)
-    )
+    display(UsageLine(reply.model or "", reply.usage, reply.id or "", seconds, len(result.artifacts), folder))
     return result
 
 
@@ -301,8 +307,9 @@ class _FileSlots:
 
     SLOT_SIZE = 3
 
-    def __init__(self, options: DisplayOptions) -> None:
+    def __init__(self, options: DisplayOptions, display: Any = None) -> None:
         self._options = options
+        self._show = display or _display
         self._slots: list[list[Any]] = []
         self._shown: set[tuple[str | None, str | None]] = set()
 
@@ -314,13 +321,13 @@ class _FileSlots:
         self._shown.add(key)
         first = ArtifactView.from_saved(artifact, limits=self._options.limits).displays()[0]
         parts = [first] + [_Empty()] * (self.SLOT_SIZE - 1)
-        self._slots.append([_display(part, display_id=True) for part in parts])
+        self._slots.append([self._show(part, display_id=True) for part in parts])
 
     def final(self, artifacts: list[Any]) -> None:
         """Show each saved file once, in order: in the places made early, then after them."""
         for index, artifact in enumerate(artifacts):
             if index >= len(self._slots):
-                _show_artifact(artifact, self._options)
+                _show_artifact(artifact, self._options, self._show)
                 continue
             parts = _artifact_parts(artifact, self._options)
             handles = self._slots[index]
@@ -340,9 +347,10 @@ class _FileSlots:
                 handle.update(_Empty())
 
 
-def _show_artifact(artifact: Any, options: DisplayOptions) -> None:
+def _show_artifact(artifact: Any, options: DisplayOptions, display: Any = None) -> None:
+    display = display or _display
     for part in _artifact_parts(artifact, options):
-        _display(part)
+        display(part)
 
 
 def _artifact_parts(artifact: Any, options: DisplayOptions) -> list[Any]:

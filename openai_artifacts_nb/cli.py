@@ -110,8 +110,27 @@ def _replay_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``openai-artifacts`` with ``argv`` and return its exit status."""
+    """Run ``openai-artifacts`` with ``argv`` and return its exit status.
+
+    Everything it writes to stdout and stderr is redacted (the key in ``OPENAI_API_KEY`` and anything
+    key-shaped); an unexpected error is one line, its traceback going to the package's (redacted) log.
+    """
+    import os
+
+    from openai_artifacts_nb.redaction import logger, one_line_error, redacted_streams
+
     args = build_parser().parse_args(argv)
+    secret = os.environ.get("OPENAI_API_KEY")
+    with redacted_streams(secret):
+        try:
+            return _run(args)
+        except Exception as error:
+            logger(secret=secret).debug("openai-artifacts failed", exc_info=True)
+            sys.stderr.write(f"openai-artifacts: unexpected error: {one_line_error(error, secret)}\n")
+            return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "serve" and args.replay:
             from openai_artifacts_nb.replay_server import serve_replay_command
@@ -193,9 +212,10 @@ def fetch_command(ids: Sequence[str], *, out: str, base_url: str | None) -> int:
     """Run ``openai-artifacts fetch``: save the files of each id into ``out``; return the exit status.
 
     Each argument is an id or the path of a saved reply (Response JSON, streamed events). For a reply, a
-    conversation or a thread, ``out/<id>.md`` gets the text with rewritten links. Each failure is one line
-    on stderr; the status is 0 only when everything was saved. An ``out`` folder this command made stays
-    only if something was saved into it.
+    conversation or a thread, ``out/.openai-artifacts/<id>.md`` gets the text with rewritten links (in the
+    tool's folder beside the manifest, so a model's own ``<id>.md`` keeps its bytes). Each failure is one
+    line on stderr; the status is 0 only when everything was saved. An ``out`` folder this command made
+    stays only if something was saved into it.
     """
     from pathlib import Path
 
@@ -228,11 +248,16 @@ def fetch_command(ids: Sequence[str], *, out: str, base_url: str | None) -> int:
 
 
 def _fetch_one(name: str, source: str, *, client: Any, out: str) -> int:
+    from pathlib import Path, PurePosixPath
+
     from openai_artifacts_nb.fetching import fetch
+    from openai_artifacts_nb.manifest import TOOL_DIR, write_atomically
     from openai_artifacts_nb.naming import safe_filename
 
     try:
-        result = fetch(source, out_dir=out, client=client)
+        # Links are written for the text file, which lives in the tool's folder beside the manifest.
+        link_base = None if "://" in out else Path(out) / TOOL_DIR
+        result = fetch(source, out_dir=out, client=client, link_base=link_base)
     except ArtifactsError as error:
         message = str(error)
         # The engine's messages about an id already start with it.
@@ -242,16 +267,28 @@ def _fetch_one(name: str, source: str, *, client: Any, out: str) -> int:
         return 1
     status = 0
     for artifact in result.artifacts:
-        sys.stdout.write(f"{artifact.relative_path}\t{artifact.size}\t{artifact.mime_type}\n")
+        local = result.location is None and artifact.path.is_relative_to(result.out_dir)
+        shown = PurePosixPath(artifact.path.relative_to(result.out_dir)) if local else artifact.relative_path
+        sys.stdout.write(f"{shown}\t{artifact.size}\t{artifact.mime_type}\n")
     if result.source_kind in ("response", "conversation", "thread") and result.text:
         text_name = safe_filename(f"{name}.md")
         if result.location is not None:  # object storage: the text goes beside the files
             from openai_artifacts_nb.object_store import write_text
 
             write_text(result.location, text_name, result.text + "\n")
+            sys.stdout.write(f"{text_name}\ttext with rewritten links\n")
         else:
-            (result.out_dir / text_name).write_text(result.text + "\n", encoding="utf-8")
-        sys.stdout.write(f"{text_name}\ttext with rewritten links\n")
+            text_path = result.manifest_path.parent / text_name
+            try:
+                text_path.parent.mkdir(exist_ok=True)
+                write_atomically(text_path, (result.text + "\n").encode("utf-8"))
+            except OSError as error:
+                sys.stderr.write(f"openai-artifacts: {text_path} could not be written: {error.strerror}\n")
+                status = 1
+            else:
+                sys.stdout.write(f"{PurePosixPath(TOOL_DIR, text_path.name)}\ttext with rewritten links\n")
+    for note in result.notes:
+        sys.stderr.write(f"openai-artifacts: {note}\n")
     for failure in result.failures:
         sys.stderr.write(f"openai-artifacts: {failure.message}\n")
         status = 1

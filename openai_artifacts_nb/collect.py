@@ -21,7 +21,16 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from openai_artifacts_nb.errors import ReplyError
-from openai_artifacts_nb.reply import ArtifactKey, ArtifactRef, Citation, Reply, TextPart, plain
+from openai_artifacts_nb.reply import (
+    ArtifactKey,
+    ArtifactRef,
+    Citation,
+    Reply,
+    TextPart,
+    malformed_ref,
+    plain,
+    valid_id,
+)
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -132,15 +141,23 @@ def _number(value: Any) -> float | None:
 
 
 def _listing_ref(entry: Mapping[str, Any], found_by: str) -> ArtifactRef:
-    path = entry.get("path") or None
+    """A listed container file; one whose ids are not id-shaped is a malformed reference (a failure line)."""
+    path = entry.get("path") if isinstance(entry.get("path"), str) else None
+    file_id, container_id = entry.get("id"), entry.get("container_id")
+    if not (valid_id(file_id) and valid_id(container_id)):
+        problem = f"a container listing names no valid file id ({file_id!r:.60} in {container_id!r:.60})"
+        return malformed_ref(
+            problem, entry, filename=path.rsplit("/", 1)[-1] if path else None, found_by=found_by
+        )
+    size = entry.get("bytes")
     return ArtifactRef(
         store="container",
-        container_id=entry.get("container_id"),
-        file_id=entry.get("id"),
-        filename=path.rsplit("/", 1)[-1] if path else None,
-        sandbox_path=path,
+        container_id=container_id,
+        file_id=file_id,
+        filename=path.rsplit("/", 1)[-1] or None if path else None,
+        sandbox_path=path or None,
         found_by=(found_by,),
-        size=entry.get("bytes"),
+        size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
         created_at=_number(entry.get("created_at")),
     )
 
@@ -196,6 +213,8 @@ def collect_id(identifier: str, client: OpenAI) -> Collection:
     """
     identifier = identifier.strip()
     kind = id_kind(identifier)
+    if kind is not None and not valid_id(identifier):
+        raise ReplyError(f"not a valid id: {identifier!r:.80} (only letters, digits, _ and - are)")
     if kind == "response":
         response = client.responses.retrieve(identifier, include=["code_interpreter_call.outputs"])
         return collect(response)

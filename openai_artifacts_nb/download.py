@@ -42,18 +42,38 @@ from openai_artifacts_nb.reply import ArtifactRef, plain
 if TYPE_CHECKING:
     from openai import OpenAI
 
-__all__ = ["DEFAULT_MAX_WORKERS", "Download", "Downloader", "ProgressCallback", "TruncatedBodyError"]
+__all__ = [
+    "DEFAULT_MAX_WORKERS",
+    "STALL_TIMEOUT",
+    "Download",
+    "DownloadCancelled",
+    "Downloader",
+    "ProgressCallback",
+    "StalledError",
+    "TruncatedBodyError",
+]
 
 #: ``progress(name, bytes_done, bytes_total_or_None)``, called from worker threads as bytes arrive.
 ProgressCallback = Callable[[str, int, "int | None"], None]
 
 _CHUNK = 1 << 20
+#: Seconds of silence after which a download is given up as stalled (the SDK's 600 s, retried, would hold
+#: a cell for half an hour). A setting: ``Downloader(stall_timeout=…)``, ``fetch(stall_timeout=…)``.
+STALL_TIMEOUT = 60.0
 #: Downloads are I/O-bound: a pool as large as the work (up to this many) starts every request at once.
 DEFAULT_MAX_WORKERS = 32
 
 
 class TruncatedBodyError(Exception):
     """A download ended before all its bytes arrived (internal: triggers a fresh download)."""
+
+
+class StalledError(DownloadError):
+    """No byte arrived for ``stall_timeout`` seconds: the download is given up, not tried again."""
+
+
+class DownloadCancelled(Exception):
+    """The downloads were cancelled (:meth:`Downloader.cancel`, e.g. on an interrupt); nothing is kept."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +93,9 @@ class Downloader:
     ``max_workers`` bounds parallel downloads; ``attempts`` is how many fresh downloads a cut-off body
     gets; ``progress`` is called as bytes arrive (from worker threads, so it must be thread-safe), at most
     once per ``chunk_size`` bytes. Each download holds at most three buffers of ``chunk_size`` bytes.
+    ``stall_timeout`` (default :data:`STALL_TIMEOUT`) is the longest silence a download may keep: then it
+    fails as :class:`StalledError`, once, without the SDK's retries. :meth:`cancel` stops every download
+    under way within a read: their open responses are closed and each raises :class:`DownloadCancelled`.
     """
 
     def __init__(
@@ -84,6 +107,7 @@ class Downloader:
         attempts: int = 3,
         chunk_size: int = _CHUNK,
         retry_delay: float = 0.25,
+        stall_timeout: float | None = None,
     ) -> None:
         """Download with ``client`` (may be ``None`` when only inline bytes are saved)."""
         if max_workers < 1:
@@ -94,6 +118,27 @@ class Downloader:
         self.attempts = max(1, attempts)
         self.chunk_size = chunk_size
         self.retry_delay = retry_delay
+        self.stall_timeout = STALL_TIMEOUT if stall_timeout is None else stall_timeout
+        self._cancelled = threading.Event()
+        self._open: set[Any] = set()
+        self._open_lock = threading.Lock()
+
+    def cancel(self) -> None:
+        """Stop every download under way and refuse new ones (thread-safe; called on an interrupt).
+
+        The open HTTP responses are closed, so a read blocked on the socket returns at once; each download
+        then removes its ``.part`` file and raises :class:`DownloadCancelled`.
+        """
+        self._cancelled.set()
+        with self._open_lock:
+            responses = list(self._open)
+        for response in responses:
+            _abort(response)
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether :meth:`cancel` was called."""
+        return self._cancelled.is_set()
 
     # -- public API ------------------------------------------------------------------------------------
 
@@ -158,6 +203,8 @@ class Downloader:
 
         On failure ``destination`` is removed and :class:`~openai_artifacts_nb.errors.DownloadError` raised.
         """
+        if self.cancelled:
+            raise DownloadCancelled
         ref = self.resolve(ref)
         try:
             with destination.open("wb") as sink:
@@ -177,13 +224,16 @@ class Downloader:
             return ref
         if ref.filename is None:
             try:
+                import httpx2
+
+                timeout = httpx2.Timeout(self.stall_timeout)
                 if ref.store == "files":
-                    info = plain(self.client.files.retrieve(ref.file_id or ""))
+                    info = plain(self.client.files.retrieve(ref.file_id or "", timeout=timeout))
                     name = info.get("filename") or None
                 else:
                     info = plain(
                         self.client.containers.files.retrieve(
-                            ref.file_id or "", container_id=ref.container_id or ""
+                            ref.file_id or "", container_id=ref.container_id or "", timeout=timeout
                         )
                     )
                     name = (info.get("path") or "").rsplit("/", 1)[-1] or None
@@ -218,6 +268,8 @@ class Downloader:
             )
         last: Exception | None = None
         for attempt in range(self.attempts):
+            if self.cancelled:
+                raise DownloadCancelled
             if attempt:
                 if not sink.seekable():
                     break
@@ -229,7 +281,9 @@ class Downloader:
             except TruncatedBodyError as error:
                 last = error
             except Exception as error:
-                if _is_transport_error(error):
+                if self.cancelled:
+                    raise DownloadCancelled from None
+                if _is_transport_error(error) and not _is_timeout(error):
                     last = error
                     continue
                 raise self._map_error(error, ref) from None
@@ -245,15 +299,29 @@ class Downloader:
 
     @contextlib.contextmanager
     def _open_stream(self, ref: ArtifactRef) -> Iterator[Any]:
+        import httpx2
+
         assert self.client is not None
+        # Every wait (connect, each read of the body) is bounded by the stall timeout; a body that stalls
+        # is not tried again (write_to), so a silent server costs one stall_timeout, not 600 s per retry.
+        client = self.client
+        timeout = httpx2.Timeout(self.stall_timeout)
         if ref.store == "container":
-            manager: Any = self.client.containers.files.content.with_streaming_response.retrieve(
-                ref.file_id or "", container_id=ref.container_id or ""
+            manager: Any = client.containers.files.content.with_streaming_response.retrieve(
+                ref.file_id or "", container_id=ref.container_id or "", timeout=timeout
             )
         else:
-            manager = self.client.files.with_streaming_response.content(ref.file_id or "")
+            manager = client.files.with_streaming_response.content(ref.file_id or "", timeout=timeout)
         with manager as response:
-            yield response
+            with self._open_lock:
+                self._open.add(response)
+            try:
+                if self.cancelled:
+                    raise DownloadCancelled
+                yield response
+            finally:
+                with self._open_lock:
+                    self._open.discard(response)
 
     def _stream_once(self, ref: ArtifactRef, sink: BinaryIO) -> tuple[int, str]:
         name = ref.display_name
@@ -275,6 +343,8 @@ class Downloader:
             # copies every byte once more through a buffer, which costs as much CPU as receiving them.
             with spooler:
                 for piece in response.iter_bytes():
+                    if self.cancelled:
+                        raise DownloadCancelled
                     spooler.add(piece)
                     done += len(piece)
                     if done - reported >= self.chunk_size:
@@ -294,6 +364,15 @@ class Downloader:
 
     def _map_error(self, error: Exception, ref: ArtifactRef) -> DownloadError:
         from openai_artifacts_nb.api_errors import file_error
+
+        if _is_timeout(error):
+            return StalledError(
+                f"{ref.display_name} ({ref.file_id}{_in(ref)}) stalled: "
+                f"no data for {self.stall_timeout:g} s; run the cell again to fetch it",
+                container_id=ref.container_id,
+                file_id=ref.file_id,
+                secret=getattr(self.client, "api_key", None),
+            )
 
         return file_error(
             error,
@@ -399,6 +478,29 @@ def _in(ref: ArtifactRef) -> str:
     from openai_artifacts_nb.api_errors import where_is
 
     return where_is(ref)
+
+
+def _abort(response: Any) -> None:
+    """Wake the thread reading ``response``: shut its socket down (closing it alone would not wake a
+    ``recv`` blocked on it). The reading thread then closes the response itself."""
+    import socket
+
+    http = getattr(response, "http_response", response)
+    stream = (getattr(http, "extensions", None) or {}).get("network_stream")
+    try:
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed: nothing is blocked on it
+
+
+def _is_timeout(error: Exception) -> bool:
+    """No data within the stall timeout: before the headers (the SDK's ``APITimeoutError``) or mid-body."""
+    import httpx2
+    import openai
+
+    return isinstance(error, (httpx2.TimeoutException, openai.APITimeoutError))
 
 
 def _is_transport_error(error: Exception) -> bool:

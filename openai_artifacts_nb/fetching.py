@@ -7,7 +7,7 @@ This module only orchestrates the engine's parts, each usable on its own:
 2. :mod:`~openai_artifacts_nb.download` streams them to temporary files, in parallel;
 3. :mod:`~openai_artifacts_nb.filetypes` and :mod:`~openai_artifacts_nb.naming` give each a safe, real name
    and place it atomically in the output folder;
-4. :mod:`~openai_artifacts_nb.manifest` records them in ``manifest.json``;
+4. :mod:`~openai_artifacts_nb.manifest` records them in ``.openai-artifacts/manifest.json``;
 5. :mod:`~openai_artifacts_nb.links` rewrites the ``sandbox:`` links.
 
 For an object-storage ``out_dir`` (``s3://bucket/prefix``) the folder is a local staging folder and
@@ -22,8 +22,8 @@ saved is one file), *place* and record, *rewrite* the links.
 
 from __future__ import annotations
 
-import contextlib
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,10 +32,15 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from openai_artifacts_nb.collect import ArtifactRef, Collection, collect, collect_id, id_kind, list_container
-from openai_artifacts_nb.download import DEFAULT_MAX_WORKERS, Download, Downloader, ProgressCallback
+from openai_artifacts_nb.download import (
+    DEFAULT_MAX_WORKERS,
+    Download,
+    Downloader,
+    ProgressCallback,
+    StalledError,
+)
 from openai_artifacts_nb.errors import (
     ApiError,
-    ConfigurationError,
     ContainerExpiredError,
     DownloadError,
     FileMissingError,
@@ -43,7 +48,7 @@ from openai_artifacts_nb.errors import (
 from openai_artifacts_nb.filetypes import Detection, detect
 from openai_artifacts_nb.links import LinkTable, LinkTarget, Span, rewrite_links
 from openai_artifacts_nb.manifest import Manifest, ManifestEntry, utc_now
-from openai_artifacts_nb.naming import ArtifactFolder, safe_filename
+from openai_artifacts_nb.naming import ArtifactFolder, check_output_folder, safe_filename, sweep_stale_parts
 from openai_artifacts_nb.object_store import ObjectStore, Publication, is_object_url
 
 if TYPE_CHECKING:
@@ -112,6 +117,8 @@ class FetchResult:
     source_kind: str = "response"
     skipped: list[SavedArtifact] = field(default_factory=list)
     location: str | None = None
+    #: One line per thing worth telling that is not a failed file (a corrupt manifest kept aside).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -169,7 +176,9 @@ def _collect(source: Any, client: OpenAI | None) -> tuple[Collection, OpenAI | N
         except openai.APIError as error:
             raise _api_error(error, source.strip(), client) from None
     collection = collect(source)
-    needs_api = bool(collection.container_ids) or any(ref.store != "inline" for ref in collection.artifacts)
+    needs_api = bool(collection.container_ids) or any(
+        ref.store != "inline" and ref.problem is None for ref in collection.artifacts
+    )
     return collection, (_client(client) if needs_api else client)
 
 
@@ -185,6 +194,8 @@ def _short_problem(error: DownloadError) -> str:
         return f"its container {error.container_id} expired"
     if isinstance(error, FileMissingError):
         return "the file no longer exists"
+    if isinstance(error, StalledError):
+        return "the download stalled"
     return "the download failed"
 
 
@@ -197,7 +208,7 @@ class _Sniffed:
 
 
 def _download_and_sniff(
-    downloader: Downloader, ref: ArtifactRef, folder: ArtifactFolder
+    downloader: Downloader, ref: ArtifactRef, folder: ArtifactFolder | _Parts
 ) -> tuple[Download | DownloadError, _Sniffed | None]:
     """Download ``ref`` and sniff its type on the worker thread (puremagic's scan is pure Python: done
     here it overlaps the other downloads instead of queueing after the last one)."""
@@ -228,6 +239,7 @@ class _Saver:
         self.source_id = source_id
         self.figure_label = figure_label
         self._figures = 0
+        self.secret: object = None
         self._folder_link = _relative_to(folder.directory, link_base)
 
     def _link(self, path: Path) -> str:
@@ -247,9 +259,19 @@ class _Saver:
             sha256=sha256,
             container_id=ref.container_id,
             file_id=ref.file_id,
-            sandbox_path=ref.sandbox_path,
+            sandbox_path=self.without_key(ref.sandbox_path) if ref.sandbox_path else None,
             found_by=ref.found_by,
         )
+
+    def without_key(self, text: str) -> str:
+        """``text`` (a name the model chose) without the client's key: it must not name a file or an entry.
+
+        Only the key itself is replaced; key-shaped names (``sk-learn_model.pkl``) are the model's to keep.
+        """
+        secret = self.secret
+        if isinstance(secret, str) and len(secret) >= 8 and secret in text:
+            return text.replace(secret, "[redacted]")
+        return text
 
     def entry(self, artifact: SavedArtifact, saved_at: str | None = None) -> ManifestEntry:
         """The manifest entry for ``artifact`` (saved at ``saved_at``, default now)."""
@@ -275,7 +297,7 @@ class _Saver:
         name = safe_filename(download.filename)
         detection = sniffed.detection if sniffed is not None and sniffed.name == name else None
         detection = detection or detect(download.path, name)
-        filename = detection.filename
+        filename = self.without_key(detection.filename)
         if self.figure_label is not None and _is_figure(download.ref, detection.mime_type):
             self._figures += 1
             same = self._same_figure(download.sha256)
@@ -308,6 +330,7 @@ def fetch(
     max_workers: int = DEFAULT_MAX_WORKERS,
     earlier: Iterable[SavedArtifact] = (),
     figure_label: str | None = None,
+    stall_timeout: float | None = None,
     storage_options: dict[str, Any] | None = None,
 ) -> FetchResult:
     """Save every file ``source`` produced into ``out_dir`` and return a :class:`FetchResult`.
@@ -320,7 +343,8 @@ def fetch(
     must be asked of the API. Links in the text are made relative to ``link_base`` (default ``out_dir``).
     For a reply, uncited files with ``source: "assistant"`` created since ``turn_started_at`` (default: the
     reply's ``created_at``) are saved too. ``progress(name, done, total)`` is called from worker threads as
-    bytes arrive.
+    bytes arrive. A download silent for ``stall_timeout`` seconds (default
+    :data:`~openai_artifacts_nb.download.STALL_TIMEOUT`, 60) fails as stalled; the others go on.
 
     Every request goes out at once on a pool of up to ``max_workers`` threads (downloads are I/O-bound):
     the cited files start downloading while the containers are being listed, and the uncited files the
@@ -334,8 +358,12 @@ def fetch(
     ``<figure_label>-figure-1.png``…; an earlier figure with the same bytes is reused, not copied again.
 
     A file that cannot be saved is listed in ``failures`` (its link becomes a marker); the others are
-    saved. Raises :class:`~openai_artifacts_nb.errors.ReplyError` for a source it cannot read and
-    :class:`~openai_artifacts_nb.errors.ApiError` when an id cannot be looked up.
+    saved. Raises :class:`~openai_artifacts_nb.errors.ReplyError` for a source it cannot read,
+    :class:`~openai_artifacts_nb.errors.ConfigurationError` for a folder that cannot hold files (checked
+    before anything is downloaded) and :class:`~openai_artifacts_nb.errors.ApiError` when an id cannot be
+    looked up. ``.part`` files a killed process left in the folder are removed first. On Ctrl-C the
+    downloads stop, the complete files are kept (with their manifest entries), every ``.part`` is removed,
+    and ``KeyboardInterrupt`` is raised again.
 
     ``out_dir`` may be object storage, ``s3://bucket/prefix`` (reached with fsspec ``storage_options``) or an
     :class:`~openai_artifacts_nb.object_store.ObjectStore`: see :mod:`~openai_artifacts_nb.object_store`
@@ -352,6 +380,7 @@ def fetch(
                 max_workers=max_workers,
                 earlier=earlier,
                 figure_label=figure_label,
+                stall_timeout=stall_timeout,
             )
     publication: Publication | None = None
     if isinstance(out_dir, Publication):  # called back by the branch above: stage, then publish
@@ -374,7 +403,7 @@ def fetch(
     folder = _folder(out_dir)
     base = Path(link_base).resolve() if link_base is not None else folder.directory
     collection, api = _collect(source, client)
-    downloader = Downloader(api, max_workers=max_workers, progress=progress)
+    downloader = Downloader(api, max_workers=max_workers, progress=progress, stall_timeout=stall_timeout)
     since = turn_started_at if turn_started_at is not None else collection.created_at
     return _settle(
         collection,
@@ -396,12 +425,10 @@ def _is_live(source: Any) -> bool:
 
 
 def _folder(out_dir: str | os.PathLike[str]) -> ArtifactFolder:
-    try:
-        return ArtifactFolder(out_dir)
-    except OSError as error:
-        raise ConfigurationError(
-            f"cannot use {os.fspath(out_dir)!r} as the output folder: {error.strerror or error}"
-        ) from None
+    """The output folder, proven able to hold files, with a killed run's ``.part`` files swept."""
+    folder = ArtifactFolder(check_output_folder(out_dir))
+    sweep_stale_parts(folder.directory)
+    return folder
 
 
 def _settle(
@@ -426,31 +453,43 @@ def _settle(
     (the manifest last) before the links are rewritten to the objects.
     """
     manifest = publication.manifest() if publication is not None else Manifest(folder.directory)
-    results = _Results(_Saver(folder, manifest, base, collection.source_id, figure_label), earlier)
+    saver = _Saver(folder, manifest, base, collection.source_id, figure_label)
+    saver.secret = getattr(api, "api_key", None)
+    results = _Results(saver, earlier)
     listing = api if collection.source_kind == "response" and collection.container_ids else None
-    fetched, listing_failures = _download(
-        collection,
-        results,
-        downloader,
-        folder,
-        listing=listing,
-        since=since,
-        max_workers=max_workers,
-        early=early,
-    )
-    # Inline images come last so that one equal to a downloaded file merges into it.
-    for item in sorted(fetched, key=lambda item: item.ref.store == "inline"):
-        if not results.merge_twin(item):
-            results.place(item)
+    parts = _Parts(folder)
+    try:
+        fetched, listing_failures = _download(
+            collection,
+            results,
+            downloader,
+            parts,
+            listing=listing,
+            since=since,
+            max_workers=max_workers,
+            early=early,
+        )
+        _place_all(results, fetched)
+    except KeyboardInterrupt as interrupt:
+        # Keep what was complete, under its final name and in the manifest; leave no ``.part`` behind.
+        try:
+            complete = getattr(interrupt, "complete", [])
+            _place_all(results, [item for item in complete if item.ref.key not in results.by_key])
+            _record(manifest, results.manifest_entries())
+        finally:
+            parts.remove_all()
+        raise KeyboardInterrupt from None
     if publication is not None:
         results.publish(publication)
         publication.publish_manifest(manifest, results.manifest_entries())
+        manifest_failures: list[ArtifactFailure] = []
     else:
-        manifest.update(results.manifest_entries())
+        manifest_failures = _record(manifest, results.manifest_entries())
 
     return FetchResult(
         artifacts=results.artifacts,
-        failures=listing_failures + results.failures,
+        failures=listing_failures + results.failures + manifest_failures,
+        notes=list(manifest.notes),
         text=_rewrite(collection, results.by_key, results.earlier.values()),
         source_id=collection.source_id,
         out_dir=folder.directory,
@@ -459,6 +498,49 @@ def _settle(
         skipped=list(results.skipped),
         location=publication.location if publication is not None else None,
     )
+
+
+def _place_all(results: _Results, fetched: list[_Fetched]) -> None:
+    """Place each download (inline images last, so that one equal to a downloaded file merges into it)."""
+    for item in sorted(fetched, key=lambda item: item.ref.store == "inline"):
+        if not results.merge_twin(item):
+            results.place(item)
+
+
+class _Parts:
+    """The folder as the downloads see it: hands out ``.part`` paths and remembers them, so that an
+    interrupted fetch removes every one it made (placed ones are already gone)."""
+
+    def __init__(self, folder: ArtifactFolder) -> None:
+        self.folder = folder
+        self._made: list[Path] = []
+        self._lock = threading.Lock()
+
+    def temporary_path(self, hint: str) -> Path:
+        """A fresh ``.part`` path in the folder, remembered."""
+        path = self.folder.temporary_path(hint)
+        with self._lock:
+            self._made.append(path)
+        return path
+
+    def remove_all(self) -> None:
+        """Remove every ``.part`` file this fetch made that is still there."""
+        with self._lock:
+            made, self._made = self._made, []
+        for path in made:
+            path.unlink(missing_ok=True)
+
+
+def _record(manifest: Manifest, entries: list[ManifestEntry]) -> list[ArtifactFailure]:
+    """Write the manifest; a disk that refuses it (full, read-only) is one failure line, the files stay."""
+    try:
+        manifest.update(entries)
+    except OSError as error:
+        problem = DownloadError(
+            f"the manifest {manifest.path} could not be written: {error.strerror or error}"
+        )
+        return [ArtifactFailure("(manifest)", None, None, problem, str(problem))]
+    return []
 
 
 @dataclass(frozen=True)
@@ -490,7 +572,7 @@ def _download(
     collection: Collection,
     results: _Results,
     downloader: Downloader,
-    folder: ArtifactFolder,
+    folder: _Parts,
     *,
     listing: OpenAI | None,
     since: float | None,
@@ -507,19 +589,24 @@ def _download(
 
     def start(pool: ThreadPoolExecutor, *, early: bool) -> None:
         for ref in collection.artifacts:
-            if ref.key in started or ref.key in results.by_key or results.reuse(ref):
+            if ref.key in started or ref.key in results.by_key:
+                continue
+            if ref.problem is not None:
+                results.malformed(ref)
+                continue
+            if results.reuse(ref):
                 continue
             if not (early and ref.store == "container" and ref.filename is None):
                 started[ref.key] = pool.submit(_download_and_sniff, downloader, ref, folder)
 
     failures: list[ArtifactFailure] = []
-    owned = (
+    pool = (
         ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="artifact-download")
         if early is None
-        else contextlib.nullcontext(early.pool)
+        else early.pool
     )
-    with owned as pool:
-        listings: dict[str, Future[list[ArtifactRef]]] = {}
+    listings: dict[str, Future[list[ArtifactRef]]] = {}
+    try:
         if listing is not None:
             known = set(collection.refs)
             for container_id in collection.container_ids:
@@ -549,7 +636,60 @@ def _download(
                         sniffed = None  # downloaded again: sniff the new file when placing it
                     outcome = updated
                 fetched.append(_Fetched(ref, outcome, sniffed))
+    except KeyboardInterrupt:
+        raise _wind_down(pool, downloader, collection, started, [*listings.values()]) from None
+    except BaseException:
+        downloader.cancel()  # a bug: stop the others rather than leave them writing
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    if early is None:
+        pool.shutdown(wait=True)
     return fetched, failures
+
+
+#: How long an interrupted fetch waits for its workers to stop (they are woken at once; this is a bound).
+WIND_DOWN_SECONDS = 2.0
+
+
+class _Interrupted(KeyboardInterrupt):
+    """An interrupt during the downloads, carrying the downloads that were complete by then."""
+
+    def __init__(self, complete: list[_Fetched]) -> None:
+        super().__init__()
+        self.complete = complete
+
+
+def _wind_down(
+    pool: ThreadPoolExecutor,
+    downloader: Downloader,
+    collection: Collection,
+    started: dict[tuple[str, str], _Task],
+    listings: list[Future[list[ArtifactRef]]],
+) -> _Interrupted:
+    """Stop every download (open responses woken, queued ones dropped), wait for the workers within a
+    bound, and return the interrupt with the downloads that had completed."""
+    from concurrent.futures import wait
+
+    downloader.cancel()
+    pool.shutdown(wait=False, cancel_futures=True)
+    import time
+
+    deadline = time.monotonic() + WIND_DOWN_SECONDS
+    pending: list[Future[Any]] = [*started.values(), *listings]
+    wait(pending, timeout=WIND_DOWN_SECONDS)
+    # The idle workers exit on the pool's shutdown signal; join them (within the bound) so that no thread
+    # of ours outlives the interrupted cell. ``_threads`` is the executor's own set of its threads.
+    for thread in list(getattr(pool, "_threads", ())):
+        thread.join(max(0.0, deadline - time.monotonic()))
+    complete = []
+    for ref in collection.artifacts:
+        task = started.get(ref.key)
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+            continue
+        outcome, sniffed = task.result()
+        if isinstance(outcome, Download):
+            complete.append(_Fetched(ref, outcome, sniffed))
+    return _Interrupted(complete)
 
 
 def _add_listing(
@@ -703,6 +843,10 @@ class _Results:
         self.by_key[ref.key] = artifact
         self._by_sha.setdefault(artifact.sha256, ref.key)
 
+    def malformed(self, ref: ArtifactRef) -> None:
+        """Settle a reference the reply got wrong (a bad id or field): one failure line, no request."""
+        self._fail(ref, DownloadError(f"{ref.display_name}: {ref.problem}; it cannot be fetched"))
+
     def publish(self, publication: Publication) -> None:
         """Upload every file placed now to object storage and point each artifact at its object."""
         reused: dict[int, SavedArtifact] = {id(item): item for item in self.skipped}
@@ -728,6 +872,9 @@ class _Results:
         ]
 
     def _fail(self, ref: ArtifactRef, error: DownloadError) -> None:
+        if ref.problem is not None:  # its "ids" are a digest, not the API's: show none
+            self.by_key[ref.key] = ArtifactFailure(ref.display_name, None, None, error, str(error))
+            return
         self.by_key[ref.key] = ArtifactFailure(
             ref.display_name, ref.container_id, ref.file_id, error, str(error)
         )
@@ -761,7 +908,8 @@ def _rewrite(
         if isinstance(outcome, SavedArtifact):
             target = LinkTarget(filename=outcome.filename, relative_path=outcome.relative_path)
         else:
-            target = LinkTarget(filename=outcome.filename, problem=_short_problem(outcome.error))
+            problem = "the reply named it wrongly" if ref.problem else _short_problem(outcome.error)
+            target = LinkTarget(filename=outcome.filename, problem=problem)
         targets[key] = target
         names = [name for name in (ref.filename, ref.display_name) if name]
         table.add(target, sandbox_path=ref.sandbox_path, names=names)

@@ -48,7 +48,7 @@ from openai_artifacts_nb.fetching import (
     _Task,
 )
 from openai_artifacts_nb.manifest import Manifest
-from openai_artifacts_nb.naming import ArtifactFolder, safe_filename
+from openai_artifacts_nb.naming import ArtifactFolder, safe_filename, sweep_stale_parts
 from openai_artifacts_nb.reply import ArtifactKey, ArtifactRef, Reply, ReplyBuilder
 
 if TYPE_CHECKING:
@@ -286,6 +286,7 @@ class LiveFetch:
                 self._unusable = True
                 return False
             self._made_folder = not existed
+            sweep_stale_parts(self._folder.directory)  # a killed run's leftovers
             self._saved_before = set(Manifest(self._folder.directory).entries)
         if self._downloader is None:
             self._downloader = self._new_downloader(self._client)

@@ -292,6 +292,10 @@ class OpenAIMagics(Magics):
             )
         except ArtifactsError as error:
             raise UsageError(_with_notebook_hint(error)) from None
+        except Exception as error:  # never a raw traceback: it could carry the key
+            from openai_artifacts_nb.redaction import unexpected
+
+            raise UsageError(unexpected(error, getattr(client, "api_key", None))) from None
         if (
             not self._told_where
             and not location.found

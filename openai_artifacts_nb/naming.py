@@ -9,9 +9,11 @@ reusing the existing file when the bytes are the same (so re-running adds nothin
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
+import stat
 import threading
 import unicodedata
 from pathlib import Path, PurePosixPath
@@ -19,11 +21,13 @@ from pathlib import Path, PurePosixPath
 __all__ = [
     "MAX_NAME_BYTES",
     "ArtifactFolder",
+    "check_output_folder",
     "numbered_name",
     "part_path",
     "safe_filename",
     "sha256_of_file",
     "split_extension",
+    "sweep_stale_parts",
 ]
 
 #: Most file systems cap a name at 255 bytes; leave room for `` (999)`` and temporary suffixes.
@@ -109,21 +113,113 @@ def numbered_name(name: str, number: int) -> str:
 def sha256_of_file(path: Path, *, chunk_size: int = 1 << 20) -> str:
     """Return the hex SHA-256 of the file at ``path``, read in chunks (never whole into memory)."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    with os.fdopen(os.open(path, flags), "rb") as handle:
         while chunk := handle.read(chunk_size):
             digest.update(chunk)
     return digest.hexdigest()
 
 
 def part_path(directory: Path, hint: str) -> Path:
-    """Return a fresh path in ``directory`` for a download in progress: ``.<safe hint>.<random>.part``.
+    """Return a fresh path in ``directory`` for a download in progress: ``.<safe hint>.<pid>-<random>.part``.
 
-    Hidden and with its own suffix, so a half-written file is never taken for a saved one.
+    Hidden and with its own suffix, so a half-written file is never taken for a saved one; the process id
+    lets a later run tell a killed process's leftovers (:func:`sweep_stale_parts`) from live downloads.
     """
     import secrets
 
     stem = _truncate_utf8(safe_filename(hint), 60)
-    return directory / f".{stem}.{secrets.token_hex(6)}.part"
+    return directory / f".{stem}.{os.getpid()}-{secrets.token_hex(6)}.part"
+
+
+_PART = re.compile(r"^\..*\.(?:(?P<pid>\d+)-)?[0-9a-f]{12}\.part$")
+#: A ``.part`` file untouched this long is a leftover whatever its process id says (ids are reused).
+STALE_PART_SECONDS = 24 * 3600
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's live process, or we cannot tell: leave its file alone
+    return True
+
+
+def sweep_stale_parts(directory: Path, *, max_age: float = STALE_PART_SECONDS) -> list[Path]:
+    """Remove the ``.part`` files a killed process left in ``directory``; return what was removed.
+
+    A ``.part`` whose process is gone, or that nobody has written for ``max_age`` seconds, is stale; those of
+    live processes (this one included) are left alone. Symlinks are never followed (``unlink`` removes the
+    link itself).
+    """
+    import time
+
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _PART.match(entry.name)
+        if match is None:
+            continue
+        try:
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        pid = match.group("pid")
+        if age < max_age and ((pid is None and age < 3600) or (pid is not None and _alive(int(pid)))):
+            continue
+        with contextlib.suppress(OSError):
+            Path(entry.path).unlink()
+            removed.append(Path(entry.path))
+    return removed
+
+
+def check_output_folder(directory: str | os.PathLike[str], *, create: bool = True) -> Path:
+    """Prove ``directory`` can hold files (creating it unless ``create`` is false); return it resolved.
+
+    A probe file is created, written, flushed to disk (``fsync``) and removed, so a read-only, full or
+    forbidden folder (or a file where the folder should be) is found before anything is paid for. Without
+    ``create`` a missing folder is not made: the probe goes in its nearest existing parent, which must be a
+    folder (a turn that fails then leaves nothing behind). Raises
+    :class:`~openai_artifacts_nb.errors.ConfigurationError` (one line); no probe is left behind.
+    """
+    import secrets
+
+    from openai_artifacts_nb.errors import ConfigurationError
+
+    path = Path(directory).expanduser()
+    where = path
+    if not create:
+        while not os.path.lexists(where) and where.parent != where:
+            where = where.parent
+    probe = where / f".openai-artifacts-probe.{os.getpid()}-{secrets.token_hex(6)}"
+    try:
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+        elif not where.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, f"{where} is not a folder")
+        descriptor = os.open(
+            probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600
+        )
+        try:
+            os.write(descriptor, b"\0" * 4096)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ConfigurationError(f"cannot use {os.fspath(path)!r} as the output folder: {reason}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+    return path.resolve()
 
 
 class ArtifactFolder:
@@ -165,9 +261,14 @@ class ArtifactFolder:
         with self._lock:
             for number in range(max_candidates):
                 candidate = self.directory / numbered_name(base, number)
-                if candidate.exists():
-                    # Hash an existing file only when its size could match: a big file is read once, at most.
-                    same_size = candidate.is_file() and candidate.stat().st_size == size
+                try:
+                    info = candidate.lstat()
+                except FileNotFoundError:
+                    info = None
+                if info is not None:
+                    # Only a regular file of ours is reused, never a symlink (whatever it points at); hash it
+                    # only when its size could match: a big file is read once, at most.
+                    same_size = stat.S_ISREG(info.st_mode) and info.st_size == size
                     if same_size and sha256_of_file(candidate) == sha256:
                         temporary.unlink(missing_ok=True)
                         return candidate, True
@@ -186,7 +287,7 @@ class ArtifactFolder:
             return False
         except OSError:
             # No hard links here (some network or FAT file systems): the in-process lock still guards us.
-            if candidate.exists():
+            if os.path.lexists(candidate):
                 return False
             temporary.replace(candidate)
             return True

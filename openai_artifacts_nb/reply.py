@@ -45,7 +45,10 @@ __all__ = [
     "ReplyBuilder",
     "TextPart",
     "Usage",
+    "files_ref",
+    "malformed_ref",
     "plain",
+    "valid_id",
 ]
 
 Store = Literal["container", "files", "inline"]
@@ -82,6 +85,49 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+#: The shape of every id this package puts in a URL path or a key: ``cntr_…``, ``cfile_…``, ``file-…``.
+#: Nothing else passes, so ``..``, ``.``, ``/``, ``%2e``, empty and non-strings never reach a request.
+_ID_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,199}")
+
+
+def valid_id(value: object) -> bool:
+    """Whether ``value`` is an id safe to put in a URL path: letters, digits, ``_`` and ``-`` only."""
+    return isinstance(value, str) and _ID_SHAPE.fullmatch(value) is not None
+
+
+def _index(value: object) -> int | None:
+    """A span index: a non-negative ``int`` (``True`` and ``"3"`` are not)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _list(value: object) -> list[Any]:
+    """``value`` if it is a list (or tuple), else an empty list: a malformed field holds nothing."""
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for a failure line about a malformed field."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def malformed_ref(problem: str, data: object, *, filename: object = None, found_by: str) -> ArtifactRef:
+    """A reference the reply made but that cannot be fetched: it becomes one failure line, nothing more.
+
+    Its key is a digest of what it said (never a usable id), so it cannot collide with a real file.
+    """
+    digest = hashlib.sha256(_shown(data, 10_000).encode("utf-8", "replace")).hexdigest()[:24]
+    name = filename if isinstance(filename, str) and filename.strip() else None
+    return ArtifactRef(
+        store="container",
+        container_id="!malformed",
+        file_id=digest,
+        filename=name,
+        found_by=(found_by,),
+        problem=problem,
+    )
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The model
 
@@ -94,6 +140,7 @@ class ArtifactRef:
     ``"inline"`` (``data`` already holds the bytes, e.g. an image output's data URI). ``found_by`` says how
     it was found: ``citation``, ``image_citation``, ``image_output``, ``container_listing``, ``container``,
     ``image_file``, ``file_path``, ``attachment`` or ``file``. ``size`` is the byte count when known.
+    ``problem`` is set on a malformed reference (a bad id or field type): it is never fetched, only reported.
     """
 
     store: Store
@@ -106,6 +153,7 @@ class ArtifactRef:
     mime_type: str | None = None
     created_at: float | None = None
     data: bytes | None = field(default=None, repr=False)
+    problem: str | None = None
 
     @property
     def key(self) -> ArtifactKey:
@@ -229,7 +277,7 @@ class CodeRun:
             code=str(_get(item, "code", "") or ""),
             logs="".join(output.logs for output in outputs if output.type == "logs"),
             status=str(_get(item, "status", "") or "completed"),
-            container_id=_get(item, "container_id") or None,
+            container_id=_get(item, "container_id") if valid_id(_get(item, "container_id")) else None,
             images=sum(1 for output in outputs if output.type == "image"),
             outputs=outputs,
         )
@@ -378,16 +426,19 @@ class Reply:
                 if not isinstance(part, Mapping):
                     continue
                 if part.get("type") == "image_file":
-                    file_id = (part.get("image_file") or {}).get("file_id")
-                    if file_id:
-                        draft.add(ArtifactRef(store="files", file_id=file_id, found_by=("image_file",)))
+                    image = part.get("image_file")
+                    draft.add(
+                        files_ref(
+                            image.get("file_id") if isinstance(image, Mapping) else image,
+                            part,
+                            found_by="image_file",
+                        )
+                    )
                 elif part.get("type") == "text":
                     _read_message_text(draft, part.get("text") or {})
             for attachment in message.get("attachments") or []:
-                if isinstance(attachment, Mapping) and attachment.get("file_id"):
-                    draft.add(
-                        ArtifactRef(store="files", file_id=attachment["file_id"], found_by=("attachment",))
-                    )
+                if isinstance(attachment, Mapping) and "file_id" in attachment:
+                    draft.add(files_ref(attachment["file_id"], attachment, found_by="attachment"))
         return draft.reply(id=thread_id, kind="messages")
 
 
@@ -449,7 +500,7 @@ class _Draft:
         return key
 
     def use_container(self, container_id: Any) -> None:
-        if isinstance(container_id, str) and container_id and container_id not in self.containers:
+        if valid_id(container_id) and container_id not in self.containers:
             self.containers.append(container_id)
 
     def reply(self, **fields: Any) -> Reply:
@@ -476,8 +527,11 @@ def _read_code_interpreter_call(draft: _Draft, item: Any) -> None:
 def _read_message(draft: _Draft, item: Any) -> None:
     for part in _get(item, "content") or []:
         if _get(part, "type") == "output_text":
-            annotations = plain(_get(part, "annotations") or [])
-            draft.texts.append(read_output_text(draft.add, _get(part, "text") or "", annotations))
+            annotations = _list(plain(_get(part, "annotations")))
+            text = _get(part, "text")
+            draft.texts.append(
+                read_output_text(draft.add, text if isinstance(text, str) else "", annotations)
+            )
 
 
 def shell_run(item: Any) -> CodeRun:
@@ -581,23 +635,59 @@ ITEM_READERS: dict[str, Callable[[_Draft, Any], None]] = {
 
 
 def annotation_ref(annotation: Mapping[str, Any], text: str) -> ArtifactRef | None:
-    """Return the file a Responses annotation cites in ``text``, or ``None`` if it cites no file."""
+    """Return the file a Responses annotation cites in ``text``, or ``None`` if it cites no file.
+
+    Every field is checked: a citation whose ids are not id-shaped, whose ``filename`` is not text or whose
+    span is not two indexes comes back as a :func:`malformed_ref` (one failure line, never a request).
+    """
     kind = annotation.get("type")
-    if kind == "container_file_citation" and annotation.get("file_id"):
-        start = int(annotation.get("start_index") or 0)
-        end = int(annotation.get("end_index") or 0)
+    if kind == "container_file_citation":
+        file_id, container_id = annotation.get("file_id"), annotation.get("container_id")
+        filename = annotation.get("filename")
+        start, end = annotation.get("start_index", 0), annotation.get("end_index", 0)
+        problem = None
+        if not valid_id(file_id):
+            problem = f"a citation names no valid file id ({_shown(file_id)})"
+        elif not valid_id(container_id):
+            problem = f"a citation of {file_id} names no valid container id ({_shown(container_id)})"
+        elif filename is not None and not isinstance(filename, str):
+            problem = f"a citation of {file_id} has a file name that is not text ({_shown(filename)})"
+        elif _index(start) is None or _index(end) is None:
+            problem = f"a citation of {file_id} has a malformed span ({_shown(start)}, {_shown(end)})"
+        if problem is not None:
+            return malformed_ref(problem, annotation, filename=filename, found_by="citation")
+        assert isinstance(start, int) and isinstance(end, int)
         return ArtifactRef(
             store="container",
-            container_id=annotation.get("container_id"),
-            file_id=annotation["file_id"],
-            filename=annotation.get("filename") or None,
+            container_id=container_id,
+            file_id=file_id,
+            filename=filename or None,
             sandbox_path=_span_path(text, start, end),
             found_by=("citation",) if end > start else ("image_citation",),
         )
-    if kind == "file_path" and annotation.get("file_id"):
+    if kind == "file_path":
         # The Responses flavour of ``file_path`` names a Files object, like the Assistants one.
-        return ArtifactRef(store="files", file_id=annotation["file_id"], found_by=("file_path",))
+        return files_ref(annotation.get("file_id"), annotation, found_by="file_path")
     return None
+
+
+def files_ref(
+    file_id: object,
+    data: object,
+    *,
+    found_by: str,
+    filename: str | None = None,
+    sandbox_path: str | None = None,
+) -> ArtifactRef:
+    """A Files object the reply names, or a :func:`malformed_ref` when ``file_id`` is not id-shaped."""
+    if not valid_id(file_id):
+        return malformed_ref(
+            f"a {found_by} names no valid file id ({_shown(file_id)})", data, found_by=found_by
+        )
+    assert isinstance(file_id, str)
+    return ArtifactRef(
+        store="files", file_id=file_id, filename=filename, sandbox_path=sandbox_path, found_by=(found_by,)
+    )
 
 
 def read_output_text(
@@ -614,8 +704,8 @@ def read_output_text(
         if ref is None:
             continue
         key = add(ref)
-        start, end = annotation.get("start_index"), annotation.get("end_index")
-        if isinstance(start, int) and isinstance(end, int) and end > start:
+        start, end = _index(annotation.get("start_index")), _index(annotation.get("end_index"))
+        if ref.problem is None and start is not None and end is not None and end > start:
             citations.append(Citation(start, end, key))
     return TextPart(text=text, citations=citations, annotations=tuple(kept))
 
@@ -626,31 +716,30 @@ def _read_message_text(draft: _Draft, text: Mapping[str, Any] | str) -> None:
         return
     value = text.get("value") or ""
     citations: list[Citation] = []
-    annotations = [note for note in text.get("annotations") or [] if isinstance(note, Mapping)]
+    annotations = [note for note in _list(text.get("annotations")) if isinstance(note, Mapping)]
     for annotation in annotations:
         if annotation.get("type") != "file_path":
             continue
-        file_id = (annotation.get("file_path") or {}).get("file_id")
-        if not file_id:
-            continue
-        sandbox = annotation.get("text") or None
+        file_path = annotation.get("file_path")
+        file_id = file_path.get("file_id") if isinstance(file_path, Mapping) else file_path
+        sandbox = annotation.get("text")
         path = None
-        if sandbox and str(sandbox).lower().startswith("sandbox:"):
+        if isinstance(sandbox, str) and sandbox.lower().startswith("sandbox:"):
             from openai_artifacts_nb.links import sandbox_relative_name
 
             path = "/mnt/data/" + sandbox_relative_name(sandbox)
-        key = draft.add(
-            ArtifactRef(
-                store="files",
-                file_id=file_id,
-                filename=path.rsplit("/", 1)[-1] if path else None,
-                sandbox_path=path,
-                found_by=("file_path",),
-            )
+        ref = files_ref(
+            file_id,
+            annotation,
+            found_by="file_path",
+            filename=path.rsplit("/", 1)[-1] if path else None,
+            sandbox_path=path,
         )
-        start, end = annotation.get("start_index"), annotation.get("end_index")
-        if isinstance(start, int) and isinstance(end, int) and end > start:
+        key = draft.add(ref)
+        start, end = _index(annotation.get("start_index")), _index(annotation.get("end_index"))
+        if ref.problem is None and start is not None and end is not None and end > start:
             citations.append(Citation(start, end, key))
+    value = value if isinstance(value, str) else ""
     draft.texts.append(TextPart(text=value, citations=citations, annotations=tuple(annotations)))
 
 
@@ -678,7 +767,7 @@ def image_output_ref(url: Any, container_id: Any, seen: int) -> ArtifactRef | No
     ext = mimetypes.guess_extension(mime, strict=False) or ""
     return ArtifactRef(
         store="inline",
-        container_id=container_id if isinstance(container_id, str) else None,
+        container_id=container_id if valid_id(container_id) else None,
         filename=f"image_{seen + 1}{ext}",
         found_by=("image_output",),
         size=len(data),
@@ -829,7 +918,7 @@ class ReplyBuilder:
     def _reveal(self, refs: list[ArtifactRef]) -> list[ArtifactRef]:
         new = []
         for ref in refs:
-            if ref.key not in self._found:
+            if ref.key not in self._found and ref.problem is None:
                 new.append(ref)
                 self._found[ref.key] = ref
         return new
@@ -860,7 +949,7 @@ class ReplyBuilder:
                 _read_message(cited, item)
                 return self._reveal(list(cited.refs.values()))
             return []
-        container_id = _get(item, "container_id") or None
+        container_id = _get(item, "container_id") if valid_id(_get(item, "container_id")) else None
         if isinstance(container_id, str) and container_id not in self._containers:
             self._containers.append(container_id)
         item_id = str(_get(item, "id", "") or f"ci_{len(self._runs)}")

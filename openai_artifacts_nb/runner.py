@@ -18,7 +18,6 @@ from typing import Any
 
 from openai_artifacts_nb.client import BACKEND_ENV
 from openai_artifacts_nb.errors import ConfigurationError
-from openai_artifacts_nb.manifest import MANIFEST_NAME
 from openai_artifacts_nb.notebook_path import NOTEBOOK_ENV, artifacts_folder
 
 __all__ = ["RunReport", "demo_command", "execute_notebook", "run_command"]
@@ -39,13 +38,14 @@ class RunReport:
         return self.error is None
 
     def artifact_files(self) -> list[Path]:
-        """The files saved beside the notebook (manifest excluded)."""
+        """The files saved beside the notebook (the tool's own folder, with the manifest, excluded)."""
         if not self.artifacts_dir.is_dir():
             return []
         return sorted(
             path
             for path in self.artifacts_dir.rglob("*")
-            if path.is_file() and not path.name.startswith(".") and path.name != MANIFEST_NAME
+            if path.is_file()
+            and not any(part.startswith(".") for part in path.relative_to(self.artifacts_dir).parts)
         )
 
 

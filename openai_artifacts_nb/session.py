@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openai_artifacts_nb.download import DEFAULT_MAX_WORKERS
-from openai_artifacts_nb.errors import ApiError, ReplyError
+from openai_artifacts_nb.errors import REDACTED, ApiError, ReplyError, redact_secrets
+from openai_artifacts_nb.naming import check_output_folder
 from openai_artifacts_nb.reply import TERMINAL_EVENTS, CodeRun, Reply, Usage
 
 if TYPE_CHECKING:
@@ -200,6 +201,7 @@ class ConversationSession:
         notices: list[str] = []
 
         def notify(message: str) -> None:
+            message = redact_secrets(message, client.api_key, marker=REDACTED)  # the reason is the server's
             notices.append(message)
             if on_notice is not None:
                 on_notice(message)
@@ -212,6 +214,8 @@ class ConversationSession:
             for artifact in self._saved.values()
             if artifact.container_id is not None and artifact.container_id == self.container_id
         ]
+        if isinstance(out_dir, Path):  # object storage is checked when it is opened
+            check_output_folder(out_dir, create=False)  # before the paid turn: its files need a place
         # Streamed, the files download while the reply is still being written (live_fetch).
         fetch_options: dict[str, Any] = {
             "out_dir": out_dir,
@@ -273,6 +277,7 @@ class ConversationSession:
             raise ApiError(
                 f"The response failed: {reply.error or 'the model could not finish'}",
                 hint="Run the cell again, or change the prompt.",
+                secret=client.api_key,
             )
         if reply.status == "incomplete":
             notify(f"The reply is incomplete ({reply.incomplete_reason or 'unknown reason'}).")
@@ -390,7 +395,7 @@ class ConversationSession:
             params["previous_response_id"] = self.previous_response_id
         if not stream:
             return client.responses.create(**params)
-        return _consume(client.responses.create(**params, stream=True), on_event, seen)
+        return _consume(client.responses.create(**params, stream=True), on_event, seen, secret=client.api_key)
 
 
 class _LiveTurn:
@@ -434,7 +439,13 @@ class _LiveTurn:
         return self.fetch.finish(reply)
 
 
-def _consume(events: Any, on_event: Callable[[Any], None] | None, seen: _StreamSeen | None = None) -> Any:
+def _consume(
+    events: Any,
+    on_event: Callable[[Any], None] | None,
+    seen: _StreamSeen | None = None,
+    *,
+    secret: object = None,
+) -> Any:
     """Read a streamed response to its end, passing each event on; return the final ``Response``.
 
     The ``with`` closes the SDK stream (and its HTTP connection) however the reading ends, Ctrl-C included.
@@ -453,7 +464,9 @@ def _consume(events: Any, on_event: Callable[[Any], None] | None, seen: _StreamS
                 message = getattr(event, "message", None) or "the stream reported an error"
                 code = getattr(event, "code", None)
                 raise ApiError(
-                    f"OpenAI API error{f' ({code})' if code else ''}: {message}", hint="Run the cell again."
+                    f"OpenAI API error{f' ({code})' if code else ''}: {message}",
+                    hint="Run the cell again.",
+                    secret=secret,
                 )
     if final is None:
         raise ReplyError("The reply stream ended before the response was complete; run the cell again.")

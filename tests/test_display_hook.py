@@ -14,6 +14,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from openai_artifacts_nb.display_hook import HOOKED_TYPES
 from openai_artifacts_nb.magic import OpenAIMagics
+from openai_artifacts_nb.manifest import MANIFEST_PATH, TOOL_DIR
 from tests.plugins.notebook import CellRun, run_ok
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -68,9 +69,7 @@ def _saved(notebook_dir: Path) -> list[str]:
     folder = _folder(notebook_dir)
     if not folder.is_dir():
         return []
-    return sorted(
-        p.name for p in folder.iterdir() if not p.name.startswith(".") and p.name != "manifest.json"
-    )
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
 
 
 def _reply_html(run: CellRun) -> list[str]:
@@ -298,7 +297,7 @@ def test_a_generated_image_is_saved_with_a_real_name_and_shown(
     assert name == f"{item_id}.png"
     assert (_folder(notebook_dir) / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert run.mime("image/png"), "the image is shown inline"
-    manifest = json.loads((_folder(notebook_dir) / "manifest.json").read_text())
+    manifest = json.loads((_folder(notebook_dir) / MANIFEST_PATH).read_text())
     entries = manifest["files"] if isinstance(manifest, dict) and "files" in manifest else manifest
     assert "image_generation" in json.dumps(entries)
     assert requests == []  # the bytes were in the reply: nothing asked of the API
@@ -383,7 +382,7 @@ def test_fetch_a_conversation_saves_every_file(
 
     assert fetch_command([conversation_id], out=str(tmp_path / "cli"), base_url=emulator.base_url) == 0
     assert (tmp_path / "cli" / "later.txt").read_bytes() == b"quiet"
-    assert "(squares.csv)" in (tmp_path / "cli" / f"{conversation_id}.md").read_text()
+    assert "(../squares.csv)" in (tmp_path / "cli" / TOOL_DIR / f"{conversation_id}.md").read_text()
     assert "later.txt" in capsys.readouterr().out
 
 

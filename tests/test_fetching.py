@@ -25,7 +25,7 @@ from openai_artifacts_nb.errors import (
     ReplyError,
 )
 from openai_artifacts_nb.fetching import FetchResult, fetch
-from openai_artifacts_nb.manifest import MANIFEST_NAME
+from openai_artifacts_nb.manifest import MANIFEST_PATH, TOOL_DIR
 from tests.plugins.engine import TEST_API_KEY, ReplayServer
 
 
@@ -144,12 +144,8 @@ def test_fetch_saves_cited_and_listed_files_and_rewrites_links(
         "image/png",
     )
     assert len(entry["sha256"]) == 64 and entry["saved_at"]
-    assert sorted(p.name for p in out.iterdir()) == [
-        ".manifest.json.lock",
-        "chart.png",
-        MANIFEST_NAME,
-        "sales 2024 (final).csv",
-    ]
+    assert sorted(p.name for p in out.iterdir()) == [TOOL_DIR, "chart.png", "sales 2024 (final).csv"]
+    assert result.manifest_path == out.resolve() / MANIFEST_PATH
 
 
 def test_rerun_adds_nothing_and_downloads_nothing(
@@ -168,7 +164,6 @@ def test_rerun_adds_nothing_and_downloads_nothing(
     assert second.manifest_path.read_text() == manifest
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
         "chart.png",
-        MANIFEST_NAME,
         "sales 2024 (final).csv",
     ]
 
@@ -407,8 +402,9 @@ def test_fetch_command(
     status = fetch_command(["resp_f", "cntr_nope"], out=str(out), base_url=replay_server.base_url)
     captured = capsys.readouterr()
     assert status == 1
-    assert (out / "resp_f.md").read_text() == (
-        "[d](sales%202024%20%28final%29.csv) x (*⚠ gone.txt could not be saved: the file no longer exists*)\n"
+    assert (out / TOOL_DIR / "resp_f.md").read_text() == (
+        "[d](../sales%202024%20%28final%29.csv) "
+        "x (*⚠ gone.txt could not be saved: the file no longer exists*)\n"
     )
     assert (out / "sales 2024 (final).csv").read_bytes() == two_files["cfile_csv"]
     assert (out / "chart.png").read_bytes() == two_files["cfile_png"]
@@ -447,10 +443,9 @@ def test_fetch_command_success_is_zero(
     assert capsys.readouterr().err == ""
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
         "chart.png",
-        MANIFEST_NAME,
         "sales 2024 (final).csv",
     ]
-    assert not (tmp_path / "cntr_f.md").exists()
+    assert not (tmp_path / "cntr_f.md").exists() and not (tmp_path / TOOL_DIR / "cntr_f.md").exists()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -652,7 +647,6 @@ def test_emulator_persistent_errors_lose_nothing(tmp_path: Path, client: Any, em
     assert "sandbox:" not in broken.text and "could not be saved" in broken.text
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
         "image_1.png",
-        MANIFEST_NAME,
     ]
     emulator.faults.reset()
     fixed = fetch(response, out_dir=tmp_path, client=client)
@@ -675,7 +669,7 @@ def test_emulator_cut_off_downloads(tmp_path: Path, client: Any, emulator: Any) 
     assert not result.ok
     assert all("could not be downloaded after 3 attempts" in f.message for f in result.failures)
     saved = sorted(p.name for p in (tmp_path / "always").iterdir() if not p.name.startswith("."))
-    assert saved == ["image_1.png", MANIFEST_NAME]  # the image output came inside the reply
+    assert saved == ["image_1.png"]  # the image output came inside the reply
     assert not list((tmp_path / "always").glob(".*.part"))
 
 
@@ -752,9 +746,9 @@ def test_emulator_ids_and_cli(
 
     status = fetch_command([response.id, container_id], out=str(tmp_path / "cli"), base_url=emulator.base_url)
     assert status == 0, capsys.readouterr().err
-    markdown = (tmp_path / "cli" / f"{response.id}.md").read_text()
-    assert "sandbox:" not in markdown and "(plot.png)" in markdown
-    assert len(json.loads((tmp_path / "cli" / MANIFEST_NAME).read_text())["artifacts"]) == 4
+    markdown = (tmp_path / "cli" / TOOL_DIR / f"{response.id}.md").read_text()
+    assert "sandbox:" not in markdown and "(../plot.png)" in markdown
+    assert len(json.loads((tmp_path / "cli" / MANIFEST_PATH).read_text())["artifacts"]) == 4
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")

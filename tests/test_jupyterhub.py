@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
+from openai_artifacts_nb.manifest import MANIFEST_PATH
 from tests.plugins.notebook import run_ok
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -389,11 +390,8 @@ def test_two_students_run_the_workshop_on_a_real_jupyterhub(hub: Hub) -> None:
         assert env_lines[0] == f"{hub.emulator_url} {hashlib.sha256(keys[name].encode()).hexdigest()}"
         assert env_lines[1] == f"openai {home}", "the kernel runs beside the notebook, in the student's home"
         folder = home / "workshop_artifacts"
-        assert {p.name for p in folder.iterdir() if not p.name.startswith(".")} == {
-            *WORKSHOP_FILES,
-            "manifest.json",
-        }
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        assert {p.name for p in folder.iterdir() if not p.name.startswith(".")} == WORKSHOP_FILES
+        manifest = json.loads((folder / MANIFEST_PATH).read_text(encoding="utf-8"))
         manifests[name] = manifest
         assert {entry["path"] for entry in manifest["artifacts"]} == WORKSHOP_FILES
         for entry in manifest["artifacts"]:
@@ -407,7 +405,8 @@ def test_two_students_run_the_workshop_on_a_real_jupyterhub(hub: Hub) -> None:
         assert {entry["container_id"] for entry in manifest["artifacts"]} <= containers[name]
         # Their server lists the folder too (the contents API, as JupyterLab's file browser shows it).
         listing = hub.api("GET", f"/user/{name}/api/contents/workshop_artifacts", token=tokens[name]).json()
-        assert {item["name"] for item in listing["content"]} == {*WORKSHOP_FILES, "manifest.json"}
+        # The tool's own folder (the manifest) is hidden, as dot-folders are in the file browser.
+        assert {item["name"] for item in listing["content"]} == WORKSHOP_FILES
 
     first, second = STUDENTS
     assert containers[first] and containers[second] and not containers[first] & containers[second]

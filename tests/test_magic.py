@@ -13,6 +13,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from openai_artifacts_nb.client import MISSING_CREDENTIALS
 from openai_artifacts_nb.local import LocalServer
 from openai_artifacts_nb.magic import OpenAIMagics
+from openai_artifacts_nb.manifest import MANIFEST_PATH
 from tests.plugins.notebook import run_cell, run_ok
 
 CHART_AND_TABLE = """Plot the squares and save them as a table.
@@ -65,7 +66,6 @@ def test_a_cell_saves_shows_and_links_every_file(ip: InteractiveShell, notebook_
     run = run_ok(ip, "%%openai --out result\n" + CHART_AND_TABLE)
     folder = notebook_dir / "analysis_artifacts"
     assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == [
-        "manifest.json",
         "squares.csv",
         "squares.png",
     ]
@@ -310,7 +310,7 @@ def test_after_stop_the_next_cell_says_it_starts_a_new_emulator(
 
 def test_manifest_lists_what_the_cell_showed(ip: InteractiveShell, notebook_dir: Path) -> None:
     run_ok(ip, "%%openai --out result\n" + CHART_AND_TABLE)
-    manifest = json.loads((notebook_dir / "analysis_artifacts" / "manifest.json").read_text())
+    manifest = json.loads((notebook_dir / "analysis_artifacts" / MANIFEST_PATH).read_text())
     assert "squares.png" in json.dumps(manifest) and "squares.csv" in json.dumps(manifest)
 
 

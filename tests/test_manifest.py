@@ -7,7 +7,7 @@ import json
 import threading
 from pathlib import Path
 
-from openai_artifacts_nb.manifest import MANIFEST_NAME, Manifest, ManifestEntry, utc_now
+from openai_artifacts_nb.manifest import MANIFEST_PATH, Manifest, ManifestEntry, utc_now
 
 
 def _entry(path: str, data: bytes, **options: object) -> ManifestEntry:
@@ -30,7 +30,7 @@ def _entry(path: str, data: bytes, **options: object) -> ManifestEntry:
 
 def test_writes_every_field(tmp_path: Path) -> None:
     Manifest(tmp_path).update([_entry("a.csv", b"1,2\n")])
-    document = json.loads((tmp_path / MANIFEST_NAME).read_text())
+    document = json.loads((tmp_path / MANIFEST_PATH).read_text())
     assert document["version"] == 1
     [item] = document["artifacts"]
     assert item == {
@@ -80,9 +80,10 @@ def test_existing_file_checks_size_and_hash(tmp_path: Path) -> None:
 
 
 def test_unreadable_or_foreign_manifest_counts_as_empty(tmp_path: Path) -> None:
-    (tmp_path / MANIFEST_NAME).write_text("{ not json")
+    (tmp_path / MANIFEST_PATH).parent.mkdir()
+    (tmp_path / MANIFEST_PATH).write_text("{ not json")
     assert Manifest(tmp_path).entries == {}
-    (tmp_path / MANIFEST_NAME).write_text(
+    (tmp_path / MANIFEST_PATH).write_text(
         json.dumps(
             {
                 "artifacts": [
@@ -108,4 +109,4 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
         thread.join()
     paths = sorted(entry.path for entry in Manifest(tmp_path).entries.values())
     assert paths == sorted(f"f{n}.csv" for n in range(16))
-    assert not list(tmp_path.glob("*.tmp"))
+    assert not list(tmp_path.glob("**/*.tmp"))

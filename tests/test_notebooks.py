@@ -21,6 +21,7 @@ from urllib.parse import unquote
 import nbformat
 import pytest
 
+from openai_artifacts_nb.manifest import MANIFEST_PATH
 from openai_artifacts_nb.runner import RunReport, execute_notebook
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -51,7 +52,7 @@ def _texts(notebook: Any) -> list[str]:
 
 
 def _manifest_hashes(artifacts_dir: Path) -> dict[str, str]:
-    document = json.loads((artifacts_dir / "manifest.json").read_text(encoding="utf-8"))
+    document = json.loads((artifacts_dir / MANIFEST_PATH).read_text(encoding="utf-8"))
     entries = document["artifacts"] if isinstance(document, dict) else document
     found = {}
     for entry in entries:
@@ -116,10 +117,10 @@ def _common_checks(notebook: Any, folder: Path, artifacts_dir: Path) -> list[str
     saved = sorted(
         path.name for path in artifacts_dir.iterdir() if path.is_file() and not path.name.startswith(".")
     )
-    assert "manifest.json" in saved
+    assert (artifacts_dir / MANIFEST_PATH).is_file()
     assert not any("sandbox:" in text for text in _texts(notebook))
-    assert _check_links(notebook, folder, artifacts_dir) >= len(saved) - 1
-    files = [name for name in saved if name != "manifest.json"]
+    assert _check_links(notebook, folder, artifacts_dir) >= len(saved)
+    files = saved
     buttons = _download_buttons(notebook)
     assert sorted(buttons) == sorted(f"Download {name}" for name in files)
     # The executed copy has no kernel behind it: each button is its download link, never a widget view.
@@ -177,7 +178,7 @@ def test_legacy_assistants(tmp_path: Path) -> None:
     assert {"region_totals.csv", "revenue_by_region.png"} <= set(saved)
     assert any("image/png" in output.get("data", {}) for output in _outputs(notebook))
     assert not any("sandbox:" in text for text in _texts(notebook))
-    assert len(_download_buttons(notebook)) == len(saved) - 1
+    assert len(_download_buttons(notebook)) == len(saved)
 
 
 def test_plain_sdk(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from openai_artifacts_nb.fetching import fetch
 from openai_artifacts_nb.links import markdown_url
-from openai_artifacts_nb.manifest import MANIFEST_NAME
+from openai_artifacts_nb.manifest import MANIFEST_PATH
 from tests.plugins.engine import RECORDED, ReplayServer, Route
 
 JSON_REPLY = {
@@ -59,7 +59,7 @@ def _check(result: Any, out: Path, reply: dict[str, str], data: bytes, original_
         f"sandbox:/mnt/data/{reply['name']}", markdown_url(artifact.relative_path)
     )
     assert result.text == expected
-    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    manifest = json.loads((out / MANIFEST_PATH).read_text())
     [entry] = manifest["artifacts"]
     assert (entry["path"], entry["file_id"], entry["bytes"]) == (reply["name"], reply["file"], len(data))
 

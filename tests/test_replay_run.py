@@ -56,7 +56,7 @@ def _saved(folder: Path) -> dict[str, str]:
     return {
         path.name: hashlib.sha256(path.read_bytes()).hexdigest()
         for path in folder.iterdir()
-        if path.is_file() and path.name != "manifest.json" and not path.name.startswith(".")
+        if path.is_file() and not path.name.startswith(".")
     }
 
 

@@ -90,7 +90,7 @@ def test_record_then_replay_with_no_key_gives_the_same_cells(
     saved = sorted(
         p.name for p in (replay_dir / "analysis_artifacts").iterdir() if not p.name.startswith(".")
     )
-    assert saved == ["manifest.json", "squares.csv", "squares.png"]
+    assert saved == ["squares.csv", "squares.png"]
     for relative, digest in replayed["files"][0]:
         assert hashlib.sha256((replay_dir / relative).read_bytes()).hexdigest() == digest
     status = run_ok(ip, "%openai status").result.message

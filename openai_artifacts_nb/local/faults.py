@@ -18,6 +18,8 @@ another process with ``POST /_emulator/faults`` (same names, JSON body; ``DELETE
                               ``should_retry`` sets ``x-should-retry``)
 ``truncate_downloads(n)``     the next ``n`` content downloads announce the full ``Content-Length`` but
                               stop after ``fraction`` of the bytes and close the connection
+``stall_downloads(n)``        the next ``n`` content downloads send ``after`` bytes (0 by default), then
+                              nothing more, holding the connection open until the client gives up
 ``expire_container(id)``      expire one container now (``None``: every running container)
 ``expire_after_responses(n)`` the container used by the ``n``-th next response expires as soon as that
                               response finishes (a container dying mid-conversation)
@@ -71,6 +73,7 @@ class Faults:
             self._link_style = "standard"
             self._failures: list[InjectedFailure] = []
             self._truncations: list[float] = []
+            self._stalls: list[int] = []
             self._expire_countdown: int | None = None
             self.delayed = 0
             self.peak_delayed = 0
@@ -131,6 +134,18 @@ class Faults:
         with self._lock:
             return self._truncations.pop(0) if self._truncations else None
 
+    def stall_downloads(self, count: int = 1, *, after: int = 0) -> None:
+        """The next ``count`` content downloads go silent after ``after`` bytes, until the client leaves."""
+        if after < 0:
+            raise ValueError("after must be at least 0")
+        with self._lock:
+            self._stalls.extend([after] * count)
+
+    def take_stall(self) -> int | None:
+        """Return after how many bytes the current download must go silent, or None (used by the server)."""
+        with self._lock:
+            return self._stalls.pop(0) if self._stalls else None
+
     def expire_container(self, container_id: str | None = None) -> list[str]:
         """Expire ``container_id`` now (every running container if None); return the ids expired."""
         return self._expire(container_id)
@@ -162,6 +177,7 @@ class Faults:
                 "link_style": self._link_style,
                 "pending_failures": [f.status for f in self._failures],
                 "pending_truncations": len(self._truncations),
+                "pending_stalls": len(self._stalls),
                 "expire_after_responses": self._expire_countdown,
             }
 
@@ -189,6 +205,9 @@ class Faults:
         if "truncate_downloads" in settings:
             spec = dict(settings["truncate_downloads"])
             self.truncate_downloads(int(spec.get("count", 1)), fraction=float(spec.get("fraction", 0.5)))
+        if "stall_downloads" in settings:
+            spec = dict(settings["stall_downloads"])
+            self.stall_downloads(int(spec.get("count", 1)), after=int(spec.get("after", 0)))
         if "expire_after_responses" in settings:
             self.expire_after_responses(int(settings["expire_after_responses"]))
         if "expire_container" in settings:

@@ -164,8 +164,10 @@ async def container_file_content(request: Request) -> Response:
     _container, record = _container_file(request)
     if not record.disk_path.is_file():
         raise not_found("Container File", record.id, param="file_id")
-    stop = service_of(request).faults.take_truncation()
-    return FileDownload(record.disk_path, filename=record.path, stop_fraction=stop)
+    faults = service_of(request).faults
+    stall = faults.take_stall()
+    stop = faults.take_truncation() if stall is None else None
+    return FileDownload(record.disk_path, filename=record.path, stop_fraction=stop, stall_after=stall)
 
 
 async def delete_container_file(request: Request) -> Response:

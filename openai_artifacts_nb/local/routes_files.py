@@ -87,8 +87,10 @@ async def retrieve_file(request: Request) -> Response:
 async def file_content(request: Request) -> Response:
     """``GET /v1/files/{file_id}/content``: the bytes, streamed from disk."""
     stored = _stored(request)
-    stop = service_of(request).faults.take_truncation()
-    return FileDownload(stored.disk_path, filename=stored.filename, stop_fraction=stop)
+    faults = service_of(request).faults
+    stall = faults.take_stall()
+    stop = faults.take_truncation() if stall is None else None
+    return FileDownload(stored.disk_path, filename=stored.filename, stop_fraction=stop, stall_after=stall)
 
 
 async def delete_file(request: Request) -> Response:

@@ -3,7 +3,8 @@
 Downloads stream from disk in 1 MiB chunks, so a 1 GiB file never sits in memory. When the
 ``truncate_downloads`` fault is armed, a download announces the full ``Content-Length``, sends only part of
 the bytes and ends the response early: the server then drops the connection, as a broken upstream
-transfer does.
+transfer does. With ``stall_downloads`` it sends part of the bytes and then nothing, keeping the connection
+open until the client gives up, as a stalled upstream transfer does.
 """
 
 from __future__ import annotations
@@ -90,11 +91,17 @@ def include_params(request: Request) -> list[str]:
 class FileDownload(Response):
     """A file streamed from disk in chunks, optionally cut off early (the ``truncate_downloads`` fault)."""
 
-    def __init__(self, path: Path, *, filename: str, stop_fraction: float | None = None) -> None:
-        """Serve ``path``; with ``stop_fraction``, send only that share of it and drop the connection."""
+    def __init__(
+        self, path: Path, *, filename: str, stop_fraction: float | None = None, stall_after: int | None = None
+    ) -> None:
+        """Serve ``path``; with ``stop_fraction``, send only that share of it and drop the connection; with
+        ``stall_after``, send that many bytes and then nothing until the client disconnects."""
         self.path = path
         self.size = path.stat().st_size
         self.stop_after = None if stop_fraction is None else int(self.size * stop_fraction)
+        self.stall_after = stall_after
+        if stall_after is not None:
+            self.stop_after = min(stall_after, self.size)
         media_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
         super().__init__(content=None, media_type=media_type)
         self.headers["content-length"] = str(self.size)
@@ -110,6 +117,10 @@ class FileDownload(Response):
                     break
                 budget -= len(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        if self.stall_after is not None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            return
         if self.stop_after is not None:
             return
         await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 from playwright.sync_api import Locator, Page
 
+from openai_artifacts_nb.manifest import MANIFEST_PATH
 from tests.browser.jupyter_server import JupyterServer
 from tests.browser.lab import NotebookPage, sha256_bytes, sha256_file
 
@@ -19,7 +20,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
 
 def saved_artifacts(folder: Path) -> dict[str, Path]:
     """Every file the run saved in the artifacts ``folder``, by file name, as its manifest lists them."""
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((folder / MANIFEST_PATH).read_text(encoding="utf-8"))
     files = {Path(entry["path"]).name: folder / entry["path"] for entry in manifest["artifacts"]}
     assert files, f"{folder} holds no saved file"
     for name, path in files.items():

@@ -45,8 +45,8 @@ def chromium_executable() -> Path:
     pytest.skip(reason)
 
 
-# Package scope, not session: Playwright's sync API keeps an asyncio loop running in the main thread while
-# it lives, and the tests after the browser tests (an IPython cell with top-level await) need that thread free.
+# Package scope, not session: Playwright's sync API keeps an asyncio loop running in the main thread
+# while it lives, and the tests after the browser tests (IPython cells with top-level await) need it free.
 @pytest.fixture(scope="package")
 def playwright_driver(chromium_executable: Path) -> Iterator[Playwright]:
     """The Playwright driver for the browser tests."""

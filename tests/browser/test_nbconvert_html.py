@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from playwright.sync_api import Browser, Page
 
+from openai_artifacts_nb.manifest import MANIFEST_PATH
 from tests.browser.jupyter_server import copy_notebooks, end_processes_of, server_environment
 from tests.browser.lab import image_natural_width, sha256_bytes, sha256_file
 
@@ -102,7 +103,7 @@ def html_page(browser: Browser, served: str) -> Iterator[Page]:
 def saved_artifacts(folder: Path) -> dict[str, Path]:
     """Every saved file of the run, by its path relative to the notebook's folder (POSIX)."""
     artifacts = folder / "quickstart_artifacts"
-    manifest = json.loads((artifacts / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((artifacts / MANIFEST_PATH).read_text(encoding="utf-8"))
     entries = manifest["artifacts"]
     files = {f"{artifacts.name}/{entry['path']}": artifacts / entry["path"] for entry in entries}
     assert files, "the run saved nothing"
