@@ -75,5 +75,6 @@ def test_a_saved_response_file_is_read(tmp_path: Path, capsys: pytest.CaptureFix
     )
     out = tmp_path / "out"
     assert main(["fetch", str(saved), "--out", str(out), "--base-url", UNREACHABLE]) == 0
-    assert capsys.readouterr().out == "reply.md\ttext with rewritten links\n"
-    assert (out / "reply.md").read_text(encoding="utf-8") == "hi\n"
+    # The text lives in the tool's own folder, so a model's own reply.md could never be overwritten.
+    assert capsys.readouterr().out == ".openai-artifacts/reply.md\ttext with rewritten links\n"
+    assert (out / ".openai-artifacts" / "reply.md").read_text(encoding="utf-8") == "hi\n"
