@@ -15,6 +15,10 @@ prints a table of medians, ratios and verdicts, also written to ``bench/results.
 8. streamed reply, files early: 20 x 1 MiB cited early, 2 s more writing, 100 ms per request: from
    ``response.completed`` to every file saved and shown, live fetching against fetching after completion.
 
+Two more run on their own: ``python -m bench.classroom [--students 30] [--ramp 30]`` (one confined
+emulator serving a class: p50/p95 turn latency and peak memory) and ``python -m bench.object_store_big
+[--mib 1024]`` (one big file into S3-compatible storage: time and peak memory).
+
 ``--quick`` shrinks the slow cases, ``--case N`` picks cases. ``tests/test_bench.py`` runs a smoke version of
 each so they do not rot; it asserts nothing about timing.
 """
